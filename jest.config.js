@@ -1,0 +1,12 @@
+// Jest: TypeScript through swc; one Temporal dev server and one workflow bundle shared by the whole run.
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' } }] },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
+  testTimeout: 120_000,
+  // Two cores: the dev server and the workers need the rest.
+  maxWorkers: 2,
+};

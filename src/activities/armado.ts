@@ -1,0 +1,47 @@
+// Armado-side steps: find the one bill whose reference is the invoice number, then record its payment.
+import { ErrorType, permanentFailure, transientFailure } from '../domain/errors';
+import { sameArmadoDate } from '../domain/dates';
+import type { ArmadoBill, ArmadoOutcome } from '../domain/payment-sync';
+import type { ArmadoClient } from '../clients/armado';
+
+export interface UpdateArmadoBillPaymentArgs {
+  invoiceNumber: string;
+  bill: ArmadoBill;
+  paymentType: number;
+  paymentDate: string;
+}
+
+export function createArmadoActivities(deps: { armado: ArmadoClient }) {
+  return {
+    async findArmadoBill(args: { invoiceNumber: string }): Promise<ArmadoBill> {
+      const bills = await deps.armado.searchBills(args.invoiceNumber);
+      // Armado's search also returns near matches ("206640" for "20664"): only an exact reference counts.
+      const exact = bills.filter((bill) => bill.reference.trim() === args.invoiceNumber);
+      if (exact.length === 0) {
+        throw transientFailure(
+          ErrorType.ArmadoBillNotFound,
+          `Armado has no bill with reference ${args.invoiceNumber}` +
+            (bills.length ? ` (only near matches: ${bills.slice(0, 5).map((b) => b.reference).join(', ')})` : ''),
+        );
+      }
+      if (exact.length > 1) {
+        throw permanentFailure(
+          ErrorType.ArmadoBillAmbiguous,
+          `Armado has ${exact.length} bills with reference ${args.invoiceNumber} (ids ${exact.map((b) => b.id).join(', ')}); fix them in Armado, then reset the run`,
+          { billIds: exact.map((b) => b.id) },
+        );
+      }
+      return exact[0] as ArmadoBill;
+    },
+
+    /** Sends the PUT only when the bill does not already carry this payment, so re-runs write nothing. */
+    async updateArmadoBillPayment(args: UpdateArmadoBillPaymentArgs): Promise<ArmadoOutcome> {
+      const { bill, paymentType, paymentDate } = args;
+      if (bill.paymentType === paymentType && sameArmadoDate(bill.paymentDate, paymentDate)) {
+        return { status: 'already-up-to-date', billId: bill.id, paymentType, paymentDate };
+      }
+      await deps.armado.updateBillPayment(bill.id, { paymentType, paymentDate }, args.invoiceNumber);
+      return { status: 'updated', billId: bill.id, paymentType, paymentDate };
+    },
+  };
+}

@@ -1,0 +1,51 @@
+// Tempo-side steps: the gate that nothing moves without Tempo's 200, and the fully-paid check.
+import { parsePaymentDate, formatArmadoDate, formatLedgerDate, toWallClock } from '../domain/dates';
+import { ErrorType, permanentFailure } from '../domain/errors';
+import { parsePaymentInput, type PaymentSyncInput } from '../domain/payment-input';
+import { resolvePaymentMode, type PaymentModeTable } from '../domain/payment-modes';
+import type { ConfirmedPayment, InvoiceStatus } from '../domain/payment-sync';
+import type { TempoClient } from '../clients/tempo';
+
+export interface TempoActivityDeps {
+  tempo: TempoClient;
+  defaultDossier: string;
+  timeZone: string;
+  paymentModes: PaymentModeTable;
+  billSearch: { intervalMs: number; giveUpAfterMs: number };
+}
+
+export function createTempoActivities(deps: TempoActivityDeps) {
+  return {
+    /**
+     * Settles everything the run needs from configuration (mode → paymentType, dates in the Armado
+     * time zone, the bill-search schedule) so that its history, not the worker's environment, decides.
+     */
+    async confirmTempoUpdate(raw: PaymentSyncInput): Promise<ConfirmedPayment> {
+      const input = parsePaymentInput(raw);
+      if (input.tempoStatus !== 200) {
+        throw permanentFailure(
+          ErrorType.TempoUpdateNotConfirmed,
+          `Tempo did not confirm the payment of invoice ${input.invoiceNumber}: FACTUREREGLEMENT answered ${input.tempoStatus}, not 200; nothing was written`,
+        );
+      }
+      const { mode, paymentType } = resolvePaymentMode(input.paymentMode, deps.paymentModes);
+      const date = parsePaymentDate(input.paymentDate);
+      if (!date) throw permanentFailure(ErrorType.InvalidPaymentInput, `paymentDate "${input.paymentDate}" is not a valid date`);
+      const wallClock = toWallClock(date, deps.timeZone);
+      return {
+        invoiceNumber: input.invoiceNumber,
+        dossier: input.dossier ?? deps.defaultDossier,
+        paymentMode: mode,
+        paymentType,
+        armadoPaymentDate: formatArmadoDate(wallClock),
+        ledgerPaymentDate: formatLedgerDate(wallClock, date.kind === 'date'),
+        amount: input.amount,
+        billSearch: deps.billSearch,
+      };
+    },
+
+    async checkInvoiceFullyPaid(args: { dossier: string; invoiceNumber: string }): Promise<InvoiceStatus> {
+      return deps.tempo.getInvoice(args.dossier, args.invoiceNumber);
+    },
+  };
+}

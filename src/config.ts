@@ -1,0 +1,206 @@
+// The environment schema (DESIGN §5): every variable validated once at start-up, secrets never echoed.
+import { existsSync } from 'node:fs';
+import { msToNumber } from '@temporalio/common/lib/time';
+import { z } from 'zod';
+import { isValidTimeZone } from './domain/dates';
+import { normalizePaymentMode } from './domain/payment-modes';
+
+export const DEFAULT_TASK_QUEUE = 'payment-sync';
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+function isLoopback(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** https everywhere; plain http only to loopback, where the sandboxes and tests live. */
+const baseUrl = (fallback?: string) => {
+  const schema = z
+    .string()
+    .trim()
+    .superRefine((value, ctx) => {
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be an absolute URL, e.g. https://host/path' });
+        return;
+      }
+      if (url.protocol === 'https:') return;
+      if (url.protocol === 'http:' && isLoopback(url.hostname)) return;
+      ctx.addIssue({ code: 'custom', message: 'must use https:// (plain http:// is accepted only for a loopback host)' });
+    })
+    .transform((value) => value.replace(/\/+$/, ''));
+  return fallback === undefined ? schema : schema.default(fallback);
+};
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .transform((value, ctx) => {
+      try {
+        const ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
+        if (ms > 0) return ms;
+      } catch {
+        // reported below
+      }
+      ctx.addIssue({ code: 'custom', message: 'must be a positive duration such as "30s", "15m", "3d"' });
+      return z.NEVER;
+    });
+
+const seconds = (fallback: number, max: number) =>
+  z.coerce
+    .number()
+    .positive('must be a positive number of seconds')
+    .max(max, `must be at most ${max} seconds (activities time out after that)`)
+    .default(fallback);
+
+const secret = z.string().min(1, 'must not be empty');
+
+const paymentModeMap = z
+  .string()
+  .default('{}')
+  .transform((text, ctx) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"lcr": 9}' });
+      return z.NEVER;
+    }
+    const table = z.record(z.string().trim().min(1), z.number().int().positive()).safeParse(parsed);
+    if (!table.success) {
+      ctx.addIssue({ code: 'custom', message: 'must map mode names to positive integer Armado paymentTypes, e.g. {"lcr": 9}' });
+      return z.NEVER;
+    }
+    return Object.fromEntries(Object.entries(table.data).map(([mode, type]) => [normalizePaymentMode(mode), type]));
+  });
+
+export const ConfigSchema = z
+  .object({
+    TEMPORAL_ADDRESS: z.string().trim().min(1).optional(),
+    TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default(DEFAULT_TASK_QUEUE),
+
+    TEMPO_BASE_URL: baseUrl(),
+    TEMPO_DOSSIER: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "_" or "-"'),
+    TEMPO_USERNAME: secret,
+    TEMPO_PASSWORD: secret,
+    TEMPO_TIMEOUT: seconds(10, 90),
+
+    ARMADO_BASE_URL: baseUrl('https://api.myarmado.fr'),
+    ARMADO_API_KEY: secret,
+    ARMADO_TIMEOUT: seconds(10, 90),
+    ARMADO_TIMEZONE: z
+      .string()
+      .trim()
+      .default('Europe/Paris')
+      .refine(isValidTimeZone, 'must be an IANA time zone such as Europe/Paris'),
+    ARMADO_BILL_RETRY_INTERVAL: duration('15m'),
+    ARMADO_BILL_RETRY_FOR: duration('3d'),
+
+    GOOGLE_SHEETS_SPREADSHEET_ID: z.string().trim().regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be the spreadsheet id from its URL'),
+    GOOGLE_SHEETS_SHEET_NAME: z.string().trim().min(1).max(100).default('Paiements'),
+    GOOGLE_APPLICATION_CREDENTIALS: z.string().trim().min(1).optional(),
+    GOOGLE_SHEETS_CREDENTIALS_FILE: z.string().trim().min(1).optional(),
+    GOOGLE_OAUTH_TOKEN_URL: baseUrl('https://oauth2.googleapis.com/token'),
+    GOOGLE_SHEETS_BASE_URL: baseUrl('https://sheets.googleapis.com'),
+    GOOGLE_SHEETS_TIMEOUT: seconds(20, 90),
+
+    LEDGER_BATCH_WINDOW: duration('2s'),
+    LEDGER_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
+
+    PAYMENT_MODE_MAP: paymentModeMap,
+  })
+  .superRefine((env, ctx) => {
+    const file = env.GOOGLE_APPLICATION_CREDENTIALS ?? env.GOOGLE_SHEETS_CREDENTIALS_FILE;
+    if (!file) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GOOGLE_APPLICATION_CREDENTIALS'],
+        message: 'must name the service-account key file (or set GOOGLE_SHEETS_CREDENTIALS_FILE)',
+      });
+    } else if (!existsSync(file)) {
+      ctx.addIssue({ code: 'custom', path: ['GOOGLE_APPLICATION_CREDENTIALS'], message: 'names a file that does not exist' });
+    }
+  });
+
+export type RawConfig = z.output<typeof ConfigSchema>;
+
+export interface Config {
+  temporal: { address?: string; namespace: string; taskQueue: string };
+  tempo: { baseUrl: string; dossier: string; username: string; password: string; timeoutMs: number };
+  armado: {
+    baseUrl: string;
+    apiKey: string;
+    timeoutMs: number;
+    timeZone: string;
+    billSearch: { intervalMs: number; giveUpAfterMs: number };
+  };
+  sheets: {
+    spreadsheetId: string;
+    sheetName: string;
+    credentialsFile: string;
+    tokenUrl: string;
+    baseUrl: string;
+    timeoutMs: number;
+  };
+  ledger: { batchWindowMs: number; maxBatch: number };
+  paymentModes: Record<string, number>;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses `env`; on failure throws a ConfigError with one line per variable and never the value. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '(environment)');
+        const message = issue.code === 'invalid_type' && env[name] === undefined ? 'is required' : issue.message;
+        return `${name}: ${message}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return {
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    tempo: {
+      baseUrl: e.TEMPO_BASE_URL,
+      dossier: e.TEMPO_DOSSIER,
+      username: e.TEMPO_USERNAME,
+      password: e.TEMPO_PASSWORD,
+      timeoutMs: e.TEMPO_TIMEOUT * 1000,
+    },
+    armado: {
+      baseUrl: e.ARMADO_BASE_URL,
+      apiKey: e.ARMADO_API_KEY,
+      timeoutMs: e.ARMADO_TIMEOUT * 1000,
+      timeZone: e.ARMADO_TIMEZONE,
+      billSearch: { intervalMs: e.ARMADO_BILL_RETRY_INTERVAL, giveUpAfterMs: e.ARMADO_BILL_RETRY_FOR },
+    },
+    sheets: {
+      spreadsheetId: e.GOOGLE_SHEETS_SPREADSHEET_ID,
+      sheetName: e.GOOGLE_SHEETS_SHEET_NAME,
+      credentialsFile: (e.GOOGLE_APPLICATION_CREDENTIALS ?? e.GOOGLE_SHEETS_CREDENTIALS_FILE) as string,
+      tokenUrl: e.GOOGLE_OAUTH_TOKEN_URL,
+      baseUrl: e.GOOGLE_SHEETS_BASE_URL,
+      timeoutMs: e.GOOGLE_SHEETS_TIMEOUT * 1000,
+    },
+    ledger: { batchWindowMs: e.LEDGER_BATCH_WINDOW, maxBatch: e.LEDGER_MAX_BATCH },
+    paymentModes: e.PAYMENT_MODE_MAP,
+  };
+}
+
+/** Reads `.env` from the working directory when present; real environment variables win. */
+export function loadDotEnv(path = '.env'): void {
+  if (existsSync(path)) process.loadEnvFile(path);
+}

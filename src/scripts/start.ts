@@ -1,0 +1,45 @@
+// `npm start` / `npm run worker`: the worker, plus the embedded dev server when TEMPORAL_ADDRESS is unset.
+import { join } from 'node:path';
+import { ConfigError, loadConfig, loadDotEnv } from '../config';
+import { PROJECT_ROOT } from '../temporal/binaries';
+import { startDevServer } from '../temporal/dev-server';
+import { runWorker } from '../worker';
+
+export const DEV_SERVER_PORT = 7233;
+export const DEV_UI_PORT = 8233;
+
+async function main(): Promise<void> {
+  loadDotEnv();
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n(see README.md "Configuration"; \`npm run demo\` runs everything against local sandboxes)\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const workerOnly = process.argv.includes('--worker-only');
+  if (config.temporal.address || workerOnly) {
+    await runWorker(config, config.temporal.address ?? `127.0.0.1:${DEV_SERVER_PORT}`);
+    return;
+  }
+  const server = await startDevServer({
+    dbFilename: join(PROJECT_ROOT, '.temporal', 'temporal.db'),
+    port: DEV_SERVER_PORT,
+    uiPort: DEV_UI_PORT,
+    namespace: config.temporal.namespace,
+  });
+  process.stderr.write(`Temporal dev server on 127.0.0.1:${DEV_SERVER_PORT}, Web UI on http://localhost:${DEV_UI_PORT}\n`);
+  try {
+    await runWorker(config, `127.0.0.1:${DEV_SERVER_PORT}`);
+  } finally {
+    await server.teardown();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

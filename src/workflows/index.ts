@@ -1,0 +1,3 @@
+// The workflow bundle's entry: every workflow type the worker serves.
+export { paymentSyncWorkflow } from './payment-sync';
+export { paymentLedgerWorkflow } from './payment-ledger';

@@ -1,0 +1,25 @@
+// Starts the run's Temporal dev server and bundles the workflows once; tests read both from the environment.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { PROJECT_ROOT, resolveTestServer } from '../src/temporal/binaries';
+import { startDevServer } from '../src/temporal/dev-server';
+
+export default async function globalSetup(): Promise<void> {
+  const testServer = resolveTestServer();
+  if (testServer.type === 'existing-path') process.env.TEMPORAL_TEST_SERVER_PATH = testServer.path;
+
+  const dir = join(PROJECT_ROOT, '.cache', 'test');
+  mkdirSync(dir, { recursive: true });
+  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger });
+  const bundlePath = join(dir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, bundle.code);
+  process.env.TEST_WORKFLOW_BUNDLE = bundlePath;
+
+  const server = await startDevServer();
+  (globalThis as { __devServer?: unknown }).__devServer = server;
+  process.env.TEST_TEMPORAL_ADDRESS = server.address;
+}
+
+const noop = () => undefined;
+const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: console.error };

@@ -1,0 +1,72 @@
+// An end-to-end rig: the shared dev server, fresh sandboxes, the real worker on a task queue of its own.
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { loadConfig, type Config } from '../../src/config';
+import { startPaymentSync, type StartedPaymentSync } from '../../src/client/payment-sync-client';
+import { buildPaymentModeTable } from '../../src/domain/payment-modes';
+import type { PaymentSyncInput } from '../../src/domain/payment-input';
+import { startSandboxes, type Sandboxes } from '../../src/sandbox';
+import { createPaymentWorker } from '../../src/worker';
+
+export function installQuietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // already installed in this worker process
+  }
+}
+
+export interface E2E {
+  sandboxes: Sandboxes;
+  config: Config;
+  client: Client;
+  taskQueue: string;
+  worker: Worker;
+  start(input: Partial<PaymentSyncInput> & { invoiceNumber: string }): Promise<StartedPaymentSync>;
+  stop(): Promise<void>;
+}
+
+export async function startE2E(env: Record<string, string> = {}, options: { spreadsheetId?: string } = {}): Promise<E2E> {
+  installQuietRuntime();
+  const address = process.env.TEST_TEMPORAL_ADDRESS;
+  const codePath = process.env.TEST_WORKFLOW_BUNDLE;
+  if (!address || !codePath) throw new Error('run through jest: global-setup provides the dev server and bundle');
+  const sandboxes = await startSandboxes({ spreadsheetId: options.spreadsheetId ?? `ledger-${randomUUID().slice(0, 8)}` });
+  const config = loadConfig({
+    ...sandboxes.env,
+    TEMPORAL_ADDRESS: address,
+    ARMADO_TIMEOUT: '2',
+    TEMPO_TIMEOUT: '2',
+    GOOGLE_SHEETS_TIMEOUT: '2',
+    LEDGER_BATCH_WINDOW: '200ms',
+    ...env,
+  });
+  const taskQueue = `e2e-${randomUUID()}`;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker = await createPaymentWorker({ config, connection: nativeConnection, taskQueue, workflowBundle: { codePath } });
+  const running = worker.run();
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const modes = buildPaymentModeTable(config.paymentModes);
+  return {
+    sandboxes,
+    config,
+    client,
+    taskQueue,
+    worker,
+    start: (input) =>
+      startPaymentSync(
+        client,
+        { paymentMode: 'virement', paymentDate: '2024-01-15T10:30:00+01:00', tempoStatus: 200, ...input },
+        { taskQueue, defaultDossier: config.tempo.dossier, paymentModes: modes },
+      ),
+    async stop() {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+      await sandboxes.stop();
+    },
+  };
+}
