@@ -113,19 +113,19 @@ export const ConfigSchema = z
     LEDGER_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
 
     PAYMENT_MODE_MAP: paymentModeMap,
-  })
-  .superRefine((env, ctx) => {
-    const file = env.GOOGLE_APPLICATION_CREDENTIALS ?? env.GOOGLE_SHEETS_CREDENTIALS_FILE;
-    if (!file) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['GOOGLE_APPLICATION_CREDENTIALS'],
-        message: 'must name the service-account key file (or set GOOGLE_SHEETS_CREDENTIALS_FILE)',
-      });
+  });
     } else if (!existsSync(file)) {
       ctx.addIssue({ code: 'custom', path: ['GOOGLE_APPLICATION_CREDENTIALS'], message: 'names a file that does not exist' });
     }
   });
+
+/** Checked apart from the schema so that it is reported together with every other problem. */
+function credentialsProblem(env: NodeJS.ProcessEnv): string | undefined {
+  const file = env.GOOGLE_APPLICATION_CREDENTIALS?.trim() || env.GOOGLE_SHEETS_CREDENTIALS_FILE?.trim();
+  if (!file) return 'GOOGLE_APPLICATION_CREDENTIALS: must name the service-account key file (or set GOOGLE_SHEETS_CREDENTIALS_FILE)';
+  if (!existsSync(file)) return 'GOOGLE_APPLICATION_CREDENTIALS: names a file that does not exist';
+  return undefined;
+}
 
 export type RawConfig = z.output<typeof ConfigSchema>;
 
@@ -161,15 +161,16 @@ export class ConfigError extends Error {
 /** Parses `env`; on failure throws a ConfigError with one line per variable and never the value. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = ConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? '(environment)');
         const message = issue.code === 'invalid_type' && env[name] === undefined ? 'is required' : issue.message;
         return `${name}: ${message}`;
-      }),
-    );
-  }
+      });
+  const credentials = credentialsProblem(env);
+  if (credentials) problems.push(credentials);
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },

@@ -4,9 +4,8 @@ import { ConfigError, loadConfig, loadDotEnv } from '../config';
 import { PROJECT_ROOT } from '../temporal/binaries';
 import { startDevServer } from '../temporal/dev-server';
 import { runWorker } from '../worker';
+import { DEV_SERVER_PORT, DEV_UI_PORT } from './ports';
 
-export const DEV_SERVER_PORT = 7233;
-export const DEV_UI_PORT = 8233;
 
 async function main(): Promise<void> {
   loadDotEnv();
