@@ -114,10 +114,6 @@ export const ConfigSchema = z
 
     PAYMENT_MODE_MAP: paymentModeMap,
   });
-    } else if (!existsSync(file)) {
-      ctx.addIssue({ code: 'custom', path: ['GOOGLE_APPLICATION_CREDENTIALS'], message: 'names a file that does not exist' });
-    }
-  });
 
 /** Checked apart from the schema so that it is reported together with every other problem. */
 function credentialsProblem(env: NodeJS.ProcessEnv): string | undefined {
