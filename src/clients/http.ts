@@ -53,6 +53,7 @@ export async function send(system: string, req: HttpRequest): Promise<HttpRespon
     body = JSON.stringify(req.json);
   }
   const target = describeTarget(req.method, req.url);
+  const deadline = AbortSignal.timeout(req.timeoutMs);
   try {
     const res = await request(req.url, {
       method: req.method,
@@ -61,7 +62,7 @@ export async function send(system: string, req: HttpRequest): Promise<HttpRespon
       dispatcher: req.dispatcher,
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
-      signal: AbortSignal.timeout(req.timeoutMs),
+      signal: deadline,
     });
     const text = await res.body.text();
     let parsed: unknown = text;
@@ -80,6 +81,7 @@ export async function send(system: string, req: HttpRequest): Promise<HttpRespon
     };
   } catch (err) {
     const timedOut =
+      deadline.aborted ||
       err instanceof undiciErrors.HeadersTimeoutError ||
       err instanceof undiciErrors.BodyTimeoutError ||
       (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
