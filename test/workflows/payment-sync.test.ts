@@ -1,0 +1,201 @@
+// paymentSyncWorkflow on the time-skipping test server, activities stubbed: branches, waits of days, failures.
+import { randomUUID } from 'node:crypto';
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { Activities } from '../../src/activities';
+import type { ConfirmedPayment, PaymentSyncResult } from '../../src/domain/payment-sync';
+import { temporal } from '@temporalio/proto';
+import { retryArmadoNowSignal, SEARCH_ATTRIBUTE_KEYS, statusQuery } from '../../src/workflows/contract';
+import { installQuietRuntime } from '../helpers/e2e';
+
+type Stubs = Partial<Record<keyof Activities, (...args: never[]) => Promise<unknown>>>;
+
+const HOUR = 3_600_000;
+const confirmed: ConfirmedPayment = {
+  invoiceNumber: '20664',
+  dossier: 'D1',
+  paymentMode: 'virement',
+  paymentType: 2,
+  armadoPaymentDate: '2024-01-15T10:30:00.000000',
+  ledgerPaymentDate: '2024-01-15 10:30',
+  amount: 795.6,
+  billSearch: { intervalMs: HOUR / 4, giveUpAfterMs: 72 * HOUR },
+};
+const input = { invoiceNumber: '20664', paymentMode: 'virement', paymentDate: '2024-01-15T10:30:00+01:00', tempoStatus: 200, amount: 795.6 };
+const bill = { id: '1000', reference: '20664', paymentType: null, paymentDate: null };
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  installQuietRuntime();
+  const path = process.env.TEMPORAL_TEST_SERVER_PATH;
+  env = await TestWorkflowEnvironment.createTimeSkipping(path ? { server: { executable: { type: 'existing-path', path } } } : {});
+  // The test server knows no custom search attributes until told, like a fresh cluster.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+  });
+});
+afterAll(async () => env?.teardown());
+
+function permanent(type: string, message = type) {
+  return ApplicationFailure.create({ type, message, nonRetryable: true });
+}
+
+async function run<T>(stubs: Stubs, body: (handle: Awaited<ReturnType<typeof env.client.workflow.start>>) => Promise<T>, workflowInput: unknown = input): Promise<T> {
+  const taskQueue = `wf-${randomUUID()}`;
+  const activities: Stubs = {
+    confirmTempoUpdate: async () => confirmed,
+    checkInvoiceFullyPaid: async () => ({ fullyPaid: true }),
+    updatePaymentSheet: async () => ({ status: 'appended', row: 2 }),
+    findArmadoBill: async () => bill,
+    updateArmadoBillPayment: async () => ({ status: 'updated', billId: '1000', paymentType: 2, paymentDate: confirmed.armadoPaymentDate }),
+    ...stubs,
+  };
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE as string },
+    activities,
+  });
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('paymentSyncWorkflow', { taskQueue, workflowId: `wf-${randomUUID()}`, args: [workflowInput] });
+    return body(handle);
+  });
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+test('fully paid: ledger row, then Armado updated, then the bill id filled into the ledger', async () => {
+  const rows: unknown[] = [];
+  const result = await run({ updatePaymentSheet: async (row: never) => (rows.push(row), { status: rows.length === 1 ? 'appended' : 'updated', row: 7 }) }, (h) =>
+    h.result(),
+  );
+  expect(result).toEqual<PaymentSyncResult>({
+    invoiceNumber: '20664',
+    fullyPaid: true,
+    outcome: 'synced',
+    sheet: { status: 'appended', row: 7 },
+    armado: { status: 'updated', billId: '1000', paymentType: 2, paymentDate: '2024-01-15T10:30:00.000000' },
+  });
+  expect(rows).toEqual([
+    expect.objectContaining({ invoiceNumber: '20664', status: 'Payée', paymentMode: 'virement' }),
+    expect.objectContaining({ armadoBillId: '1000' }),
+  ]);
+  expect(rows[0]).not.toHaveProperty('armadoBillId');
+});
+
+test('partially paid: ledger only, Armado never called', async () => {
+  const find = jest.fn(async () => bill);
+  const result = await run({ checkInvoiceFullyPaid: async () => ({ fullyPaid: false }), findArmadoBill: find }, (h) => h.result());
+  expect(result).toMatchObject({ fullyPaid: false, outcome: 'partially-paid', armado: { status: 'skipped-partial' } });
+  expect(find).not.toHaveBeenCalled();
+});
+
+test('Tempo not confirmed: the run fails with that type and nothing else runs', async () => {
+  const sheet = jest.fn(async () => ({ status: 'appended', row: 2 }));
+  const failure = await failureOf(
+    run({ confirmTempoUpdate: async () => Promise.reject(permanent('TempoUpdateNotConfirmed', 'FACTUREREGLEMENT answered 500')), updatePaymentSheet: sheet }, (h) => h.result()),
+  );
+  expect(failure.type).toBe('TempoUpdateNotConfirmed');
+  expect(failure.message).toContain('invoice 20664');
+  expect(failure.cause).toBeInstanceOf(ActivityFailure);
+  expect((failure.cause as ActivityFailure).cause).toMatchObject({ type: 'TempoUpdateNotConfirmed' });
+  expect(sheet).not.toHaveBeenCalled();
+});
+
+test('invalid input fails as InvalidPaymentInput before any activity', async () => {
+  const confirm = jest.fn(async () => confirmed);
+  const failure = await failureOf(run({ confirmTempoUpdate: confirm }, (h) => h.result(), { ...input, paymentDate: 'yesterday' }));
+  expect(failure.type).toBe('InvalidPaymentInput');
+  expect(failure.message).toContain('paymentDate');
+  expect(confirm).not.toHaveBeenCalled();
+});
+
+test('a ledger failure does not stop Armado; the run fails naming the ledger step', async () => {
+  const update = jest.fn(async () => ({ status: 'updated', billId: '1000', paymentType: 2, paymentDate: confirmed.armadoPaymentDate }));
+  const failure = await failureOf(
+    run({ updatePaymentSheet: async () => Promise.reject(permanent('SheetsAuthFailed', 'sheet not shared')), updateArmadoBillPayment: update }, (h) => h.result()),
+  );
+  expect(failure.type).toBe('SheetsAuthFailed');
+  expect(failure.message).toMatch(/updatePaymentSheet failed \(SheetsAuthFailed/);
+  expect(update).toHaveBeenCalledTimes(1);
+});
+
+test('both branches failing are both named', async () => {
+  const failure = await failureOf(
+    run(
+      {
+        updatePaymentSheet: async () => Promise.reject(permanent('SheetsAuthFailed')),
+        findArmadoBill: async () => Promise.reject(permanent('ArmadoBillAmbiguous', 'two bills')),
+      },
+      (h) => h.result(),
+    ),
+  );
+  expect(failure.message).toMatch(/updatePaymentSheet failed .*findArmadoBill failed \(ArmadoBillAmbiguous/);
+  expect(failure.details?.[0]).toEqual([
+    { step: 'updatePaymentSheet', type: 'SheetsAuthFailed', message: 'SheetsAuthFailed' },
+    { step: 'findArmadoBill', type: 'ArmadoBillAmbiguous', message: 'two bills' },
+  ]);
+});
+
+test('a bill that never appears: searched every 15 minutes for 3 days, then ArmadoBillNotFound', async () => {
+  let searches = 0;
+  const notFound = async () => {
+    searches += 1;
+    throw ApplicationFailure.create({ type: 'ArmadoBillNotFound', message: 'no bill' });
+  };
+  const started = Date.now();
+  const failure = await failureOf(run({ findArmadoBill: notFound }, (h) => h.result()));
+  expect(failure.type).toBe('ArmadoBillNotFound');
+  expect(searches).toBe(3 * 24 * 4 + 1);
+  expect(Date.now() - started).toBeLessThan(60_000); // three days skipped, not waited
+});
+
+test('retryArmadoNow cuts the wait short once the bill exists', async () => {
+  let exists = false;
+  let searches = 0;
+  const result = await run(
+    {
+      findArmadoBill: async () => {
+        searches += 1;
+        if (!exists) throw ApplicationFailure.create({ type: 'ArmadoBillNotFound', message: 'no bill yet' });
+        return bill;
+      },
+    },
+    async (h) => {
+      await env.sleep(50 * 60_000); // searches at 0, 15, 30 and 45 minutes
+      await expect(h.query(statusQuery)).resolves.toMatchObject({ steps: { findArmadoBill: { state: 'waiting' } } });
+      exists = true;
+      await h.signal(retryArmadoNowSignal);
+      return h.result();
+    },
+  );
+  expect(result).toMatchObject({ outcome: 'synced' });
+  expect(searches).toBe(5);
+});
+
+test('a bill deleted between search and update is searched for again', async () => {
+  let puts = 0;
+  const result = await run(
+    {
+      updateArmadoBillPayment: async () => {
+        puts += 1;
+        if (puts === 1) throw ApplicationFailure.create({ type: 'ArmadoBillNotFound', message: 'gone' });
+        return { status: 'updated', billId: '1000', paymentType: 2, paymentDate: confirmed.armadoPaymentDate };
+      },
+    },
+    (h) => h.result(),
+  );
+  expect(result).toMatchObject({ outcome: 'synced' });
+  expect(puts).toBe(2);
+});
