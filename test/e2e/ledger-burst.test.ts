@@ -1,0 +1,42 @@
+// The ledger's single writer under a burst: 200 payments at once with Google's write quota enforced.
+import { ledgerStatusQuery, ledgerWorkflowId } from '../../src/workflows/ledger-contract';
+import { startE2E, type E2E } from '../helpers/e2e';
+
+let rig: E2E;
+beforeAll(async () => {
+  rig = await startE2E({ LEDGER_BATCH_WINDOW: '1s' });
+  rig.sandboxes.google.writeQuotaPerMinute = 60;
+});
+afterAll(async () => rig?.stop());
+
+test('200 fully paid invoices started at once: 200 rows, none lost or overwritten, no 429', async () => {
+  const { tempo, armado, google, spreadsheetId } = rig.sandboxes;
+  const ids = Array.from({ length: 200 }, (_, i) => String(50000 + i));
+  for (const id of ids) {
+    tempo.addInvoice(id, 10);
+    tempo.invoice(id)!.RegleeTotale = 'OUI';
+    armado.addBill(id);
+  }
+  const started = await Promise.all(ids.map((id) => rig.start({ invoiceNumber: id, amount: 10 })));
+  const results = await Promise.all(started.map((s) => s.handle.result()));
+  expect(results.every((r) => r.outcome === 'synced')).toBe(true);
+
+  const rows = google.rows(spreadsheetId).slice(1);
+  expect(rows).toHaveLength(200);
+  expect(new Set(rows.map((r) => r[0]))).toEqual(new Set(ids));
+  const byInvoice = new Map(started.map((s, i) => [ids[i], s.workflowId]));
+  for (const row of rows) {
+    expect(row[1]).toBe('Payée');
+    expect(row[7]).toBe(byInvoice.get(row[0]!)); // each row still carries its own run: nothing overwritten
+    expect(row[5]).toBe(String(armado.billsWithReference(row[0]!)[0]!.id));
+  }
+  // Each row's result points at the row that really holds it.
+  results.forEach((r) => expect(google.rows(spreadsheetId)[r.sheet.row - 1]![0]).toBe(r.invoiceNumber));
+
+  expect(google.quotaRejections).toBe(0);
+  const writes = google.server.count('POST', `/v4/spreadsheets/${spreadsheetId}/values:batchUpdate`);
+  const status = await rig.client.workflow.getHandle(ledgerWorkflowId(spreadsheetId)).query(ledgerStatusQuery);
+  expect(writes).toBeLessThan(60);
+  expect(status.rowsWritten).toBe(400); // two writes a payment: the row, then its Armado bill id
+  process.stdout.write(`ledger burst: 200 payments, ${status.rowsWritten} row writes in ${writes} batchUpdate requests, ${google.quotaRejections} × 429\n`);
+}, 600_000);
