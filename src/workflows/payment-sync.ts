@@ -108,7 +108,8 @@ export async function paymentSyncWorkflow(rawInput: PaymentSyncInput): Promise<P
       status.steps[name] = { state: 'done', detail: detail?.(value) };
       return value;
     } catch (err) {
-      if (!(err instanceof ActivityFailure) || !isFailureOfType(err, ErrorType.ArmadoBillNotFound)) {
+      // A missing bill is a wait, not a failure: findBillPatiently decides when it becomes one.
+      if (!isFailureOfType(err, ErrorType.ArmadoBillNotFound)) {
         const f = failureOf(name, err);
         status.steps[name] = { state: 'failed', errorType: f.type, message: f.message };
       }
