@@ -111,6 +111,8 @@ export const ConfigSchema = z
 
     LEDGER_BATCH_WINDOW: duration('2s'),
     LEDGER_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
+    // Well below Temporal's 50k-event limit; lower values are for tests that exercise the rollover.
+    LEDGER_ROLLOVER_EVENTS: z.coerce.number().int().min(100).max(40_000).default(4_000),
 
     PAYMENT_MODE_MAP: paymentModeMap,
   });
@@ -143,7 +145,7 @@ export interface Config {
     baseUrl: string;
     timeoutMs: number;
   };
-  ledger: { batchWindowMs: number; maxBatch: number };
+  ledger: { batchWindowMs: number; maxBatch: number; rolloverAfterEvents: number };
   paymentModes: Record<string, number>;
 }
 
@@ -192,7 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       baseUrl: e.GOOGLE_SHEETS_BASE_URL,
       timeoutMs: e.GOOGLE_SHEETS_TIMEOUT * 1000,
     },
-    ledger: { batchWindowMs: e.LEDGER_BATCH_WINDOW, maxBatch: e.LEDGER_MAX_BATCH },
+    ledger: { batchWindowMs: e.LEDGER_BATCH_WINDOW, maxBatch: e.LEDGER_MAX_BATCH, rolloverAfterEvents: e.LEDGER_ROLLOVER_EVENTS },
     paymentModes: e.PAYMENT_MODE_MAP,
   };
 }

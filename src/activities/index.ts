@@ -38,6 +38,7 @@ export function createActivities(config: Config, clients: ActivityClients = crea
       sheetName: config.sheets.sheetName,
       batchWindowMs: config.ledger.batchWindowMs,
       maxBatch: config.ledger.maxBatch,
+      rolloverAfterEvents: config.ledger.rolloverAfterEvents,
     }),
   };
 }

@@ -1,10 +1,10 @@
 // Ledger steps: a payment run hands its row to the spreadsheet's single writer; the writer upserts in batches.
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ErrorType, permanentFailure, transientFailure } from '../domain/errors';
+import { CompleteAsyncError, Context } from '@temporalio/activity';
+import { ActivityNotFoundError, ApplicationFailure } from '@temporalio/client';
+import { ErrorType, transientFailure } from '../domain/errors';
 import { LEDGER_HEADER, type LedgerRow, type LedgerWriteResult } from '../domain/payment-sync';
 import { a1, type SheetsClient, type ValueRange } from '../clients/sheets';
-import { ledgerWorkflowId, type LedgerWorkflowInput } from '../workflows/ledger-contract';
+import { enqueueLedgerRowSignal, ledgerWorkflowId, type LedgerCompletion, type LedgerWorkflowInput } from '../workflows/ledger-contract';
 
 export interface SheetsActivityDeps {
   sheets: SheetsClient;
@@ -12,11 +12,11 @@ export interface SheetsActivityDeps {
   sheetName: string;
   batchWindowMs: number;
   maxBatch: number;
+  rolloverAfterEvents: number;
   /** Current time for the "Mis à jour" column; injectable for tests. */
   now?: () => Date;
 }
 
-const HEARTBEAT_EVERY_MS = 5_000;
 const COLUMNS = `A:${String.fromCharCode(64 + LEDGER_HEADER.length)}`;
 
 export function createSheetsActivities(deps: SheetsActivityDeps) {
@@ -24,45 +24,53 @@ export function createSheetsActivities(deps: SheetsActivityDeps) {
 
   return {
     /**
-     * Completes only once the row is in the sheet. The update id is this activity's own (run + activity id),
-     * so a retried attempt joins the write already under way instead of queueing a second one.
+     * Completes only once the row is in the sheet: it queues the row with the spreadsheet's single writer
+     * (started if need be) and leaves its own completion to that writer.
      */
     async updatePaymentSheet(row: LedgerRow): Promise<LedgerWriteResult> {
       const ctx = Context.current();
-      const { workflowExecution, activityId, taskQueue } = ctx.info;
       const ledger: LedgerWorkflowInput = {
         spreadsheetId: deps.spreadsheetId,
         sheetName: deps.sheetName,
         batchWindowMs: deps.batchWindowMs,
         maxBatch: deps.maxBatch,
+        rolloverAfterEvents: deps.rolloverAfterEvents,
       };
-      const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
-        const handle = await ctx.client.workflow.startUpdateWithStart('writeLedgerRow', {
-          args: [row],
-          updateId: `${workflowExecution?.runId ?? ctx.info.workflowExecution?.workflowId}/${activityId}`,
-          waitForStage: 'ACCEPTED',
-          startWorkflowOperation: new WithStartWorkflowOperation('paymentLedgerWorkflow', {
-            workflowId: ledgerWorkflowId(deps.spreadsheetId),
-            taskQueue,
-            args: [ledger],
-            workflowIdConflictPolicy: 'USE_EXISTING',
-          }),
+        await ctx.client.workflow.signalWithStart('paymentLedgerWorkflow', {
+          workflowId: ledgerWorkflowId(deps.spreadsheetId),
+          taskQueue: ctx.info.taskQueue,
+          args: [ledger],
+          signal: enqueueLedgerRowSignal,
+          signalArgs: [{ row, taskToken: Buffer.from(ctx.info.taskToken).toString('base64') }],
         });
-        return (await handle.result()) as LedgerWriteResult;
       } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-          // The writer already classified it (and retried it if that made sense).
-          throw permanentFailure((err.cause.type ?? ErrorType.UnexpectedApiResponse) as ErrorType, err.cause.message);
-        }
-        // Rejected while the writer rolls over, or the server was unreachable: try again shortly.
         throw transientFailure(
           ErrorType.ExternalApiUnavailable,
-          `the ledger writer did not take the row of invoice ${row.invoiceNumber}: ${err instanceof Error ? err.message : String(err)}`,
+          `could not queue the ledger row of invoice ${row.invoiceNumber}: ${err instanceof Error ? err.message : String(err)}`,
         );
-      } finally {
-        clearInterval(beat);
       }
+      throw new CompleteAsyncError();
+    },
+
+    /** The writer's last step: completes (or fails) each waiting updatePaymentSheet. */
+    async completeLedgerRows(args: { completions: LedgerCompletion[] }): Promise<{ completed: number; stale: number }> {
+      const { client } = Context.current();
+      let completed = 0;
+      let stale = 0;
+      for (const completion of args.completions) {
+        const taskToken = new Uint8Array(Buffer.from(completion.taskToken, 'base64'));
+        try {
+          if ('result' in completion) await client.activity.complete(taskToken, completion.result);
+          else await client.activity.fail(taskToken, ApplicationFailure.create({ ...completion.error, nonRetryable: true }));
+          completed += 1;
+        } catch (err) {
+          // That attempt timed out (its retry is queued behind) or its run was reset: nothing waits on it.
+          if (!(err instanceof ActivityNotFoundError)) throw err;
+          stale += 1;
+        }
+      }
+      return { completed, stale };
     },
 
     /**

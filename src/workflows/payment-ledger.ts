@@ -1,90 +1,55 @@
-// The spreadsheet's single writer: gathers rows from payment runs and writes them in one batch request.
-import {
-  ApplicationFailure,
-  ActivityFailure,
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  proxyActivities,
-  setHandler,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
+// The spreadsheet's single writer: gathers queued rows, writes them in one batch request, then completes
+// the waiting updatePaymentSheet activities. Nothing waits inside it, so no per-workflow limit caps a batch.
+import { ActivityFailure, ApplicationFailure, condition, continueAsNew, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_TYPES } from '../domain/errors';
-import type { LedgerRow, LedgerWriteResult } from '../domain/payment-sync';
-import { ledgerStatusQuery, writeLedgerRowUpdate, type LedgerWorkflowInput } from './ledger-contract';
+import type { LedgerWriteResult } from '../domain/payment-sync';
+import { enqueueLedgerRowSignal, ledgerStatusQuery, type LedgerCompletion, type LedgerEntry, type LedgerWorkflowInput } from './ledger-contract';
 
 const { writeLedgerRows } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   // Sheets' 429 has no Retry-After: back off exponentially, and keep trying while runs wait on us.
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
 });
-
-/** Roll over well before Temporal's limits; each row costs about two events (update accepted, completed). */
-const HISTORY_EVENTS_BEFORE_ROLLOVER = 4_000;
-
-type Outcome = { result: LedgerWriteResult } | { error: ApplicationFailure };
+const { completeLedgerRows } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
 
 export async function paymentLedgerWorkflow(input: LedgerWorkflowInput): Promise<void> {
-  const pending: { key: number; row: LedgerRow }[] = [];
-  const outcomes = new Map<number, Outcome>();
-  let nextKey = 0;
-  let draining = false;
+  const pending: LedgerEntry[] = [...(input.pending ?? [])];
   let rowsWritten = 0;
   let batchesWritten = 0;
 
-  setHandler(ledgerStatusQuery, () => ({ pending: pending.length, rowsWritten, batchesWritten, draining }));
-  setHandler(
-    writeLedgerRowUpdate,
-    async (row) => {
-      const key = nextKey++;
-      pending.push({ key, row });
-      await condition(() => outcomes.has(key));
-      const outcome = outcomes.get(key) as Outcome;
-      outcomes.delete(key);
-      if ('error' in outcome) throw outcome.error;
-      return outcome.result;
-    },
-    {
-      validator: (row) => {
-        // Rejected updates leave no history; the caller's activity retries and reaches the next run.
-        if (draining) throw new Error('the ledger writer is rolling over to a new run; retry');
-        if (!row || typeof row.invoiceNumber !== 'string' || typeof row.workflowId !== 'string') {
-          throw new Error('a ledger row needs invoiceNumber and workflowId');
-        }
-      },
-    },
-  );
-
-  async function flush(): Promise<void> {
-    const batch = pending.splice(0, input.maxBatch);
-    try {
-      const results = await writeLedgerRows({ spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, rows: batch.map((b) => b.row) });
-      for (const { key, row } of batch) outcomes.set(key, { result: results[row.invoiceNumber] as LedgerWriteResult });
-      rowsWritten += batch.length;
-      batchesWritten += 1;
-    } catch (err) {
-      const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
-      const failure = ApplicationFailure.create({
-        type: cause?.type ?? 'LedgerWriteFailed',
-        message: cause?.message ?? (err instanceof Error ? err.message : String(err)),
-        nonRetryable: true,
-      });
-      for (const { key } of batch) outcomes.set(key, { error: failure });
-    }
-  }
+  setHandler(ledgerStatusQuery, () => ({ pending: pending.length, rowsWritten, batchesWritten }));
+  setHandler(enqueueLedgerRowSignal, (entry) => {
+    // A run has one ledger write in flight at a time: an entry of the same run is a retried attempt
+    // (or a reset run) whose older task token can no longer be completed, so it takes that place.
+    const index = pending.findIndex((e) => e.row.workflowId === entry.row.workflowId);
+    if (index >= 0) pending[index] = entry;
+    else pending.push(entry);
+  });
 
   for (;;) {
     await condition(() => pending.length > 0);
     if (input.batchWindowMs > 0 && pending.length < input.maxBatch) await sleep(input.batchWindowMs);
-    await flush();
+    const batch = pending.splice(0, input.maxBatch);
+    let completions: LedgerCompletion[];
+    try {
+      const results = await writeLedgerRows({ spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, rows: batch.map((e) => e.row) });
+      completions = batch.map((e) => ({ taskToken: e.taskToken, result: results[e.row.invoiceNumber] as LedgerWriteResult }));
+      rowsWritten += batch.length;
+      batchesWritten += 1;
+    } catch (err) {
+      const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+      const error = { type: cause?.type ?? 'LedgerWriteFailed', message: cause?.message ?? (err instanceof Error ? err.message : String(err)) };
+      completions = batch.map((e) => ({ taskToken: e.taskToken, error }));
+    }
+    await completeLedgerRows({ completions });
+
     const info = workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength > HISTORY_EVENTS_BEFORE_ROLLOVER) {
-      draining = true;
-      while (pending.length > 0) await flush();
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof paymentLedgerWorkflow>(input);
+    if (info.continueAsNewSuggested || info.historyLength > input.rolloverAfterEvents) {
+      await continueAsNew<typeof paymentLedgerWorkflow>({ ...input, pending });
     }
   }
 }

@@ -47,9 +47,9 @@ const { findArmadoBill } = proxyActivities<Activities>({
 });
 const { updatePaymentSheet } = proxyActivities<Activities>({
   ...apiCall,
-  // The writer batches and retries Sheets itself; this waits for it and is noticed dead by heartbeat.
+  // Completed by the ledger writer once the row is written; if that takes longer (Sheets down), the row is
+  // queued again by the next attempt and replaces the stale one.
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '30s',
 });
 
 interface StepFailure {
