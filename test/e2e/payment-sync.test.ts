@@ -3,6 +3,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { PaymentInputError } from '../../src/client/payment-sync-client';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
+import { enqueueLedgerRowSignal, ledgerWorkflowId, type LedgerEntry } from '../../src/workflows/ledger-contract';
 import { startE2E, type E2E } from '../helpers/e2e';
 
 let rig: E2E;
@@ -208,4 +209,21 @@ test('no secret appears in any history of this run (inputs, results, failures)',
     histories += 1;
   }
   expect(histories).toBeGreaterThan(10);
+});
+
+test('the ledger writer skips a task token nobody waits on any more (a timed-out attempt, a reset run)', async () => {
+  const id = invoice({ fullyPaid: false });
+  await (await rig.start({ invoiceNumber: id, paymentId: 'stale-1' })).handle.result();
+  const ledger = rig.client.workflow.getHandle(ledgerWorkflowId(rig.sandboxes.spreadsheetId));
+  const signaled = (await ledger.fetchHistory()).events!.filter((e) => e.workflowExecutionSignaledEventAttributes);
+  const used = JSON.parse(Buffer.from(signaled.at(-1)!.workflowExecutionSignaledEventAttributes!.input!.payloads![0]!.data!).toString()) as LedgerEntry;
+  expect(used.row.invoiceNumber).toBe(id);
+
+  await ledger.signal(enqueueLedgerRowSignal, { ...used, row: { ...used.row, workflowId: 'a-reset-run' } });
+  const next = await rig.start({ invoiceNumber: id, paymentId: 'stale-2' });
+  await expect(next.handle.result()).resolves.toMatchObject({ outcome: 'partially-paid', sheet: { status: 'updated' } });
+  const completions = (await ledger.fetchHistory()).events!.filter((e) => e.activityTaskCompletedEventAttributes);
+  expect(completions.length).toBeGreaterThan(0);
+  expect((await ledger.describe()).status.name).toBe('RUNNING');
+  expect(rowOf(id)).toHaveLength(1);
 });
