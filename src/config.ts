@@ -156,16 +156,25 @@ export class ConfigError extends Error {
   }
 }
 
+function problemsOf(error: z.ZodError, env: NodeJS.ProcessEnv): string[] {
+  return error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? '(environment)');
+    const message = issue.code === 'invalid_type' && env[name] === undefined ? 'is required' : issue.message;
+    return `${name}: ${message}`;
+  });
+}
+
+/** Only the Temporal part, for operator tools that never call Tempo, Armado or Sheets. */
+export function loadTemporalConfig(env: NodeJS.ProcessEnv = process.env): Config['temporal'] {
+  const parsed = ConfigSchema.pick({ TEMPORAL_ADDRESS: true, TEMPORAL_NAMESPACE: true, TEMPORAL_TASK_QUEUE: true }).safeParse(env);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error, env));
+  return { address: parsed.data.TEMPORAL_ADDRESS, namespace: parsed.data.TEMPORAL_NAMESPACE, taskQueue: parsed.data.TEMPORAL_TASK_QUEUE };
+}
+
 /** Parses `env`; on failure throws a ConfigError with one line per variable and never the value. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = ConfigSchema.safeParse(env);
-  const problems = parsed.success
-    ? []
-    : parsed.error.issues.map((issue) => {
-        const name = String(issue.path[0] ?? '(environment)');
-        const message = issue.code === 'invalid_type' && env[name] === undefined ? 'is required' : issue.message;
-        return `${name}: ${message}`;
-      });
+  const problems = parsed.success ? [] : problemsOf(parsed.error, env);
   const credentials = credentialsProblem(env);
   if (credentials) problems.push(credentials);
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);

@@ -1,4 +1,5 @@
-// Starts the run's Temporal dev server and bundles the workflows once; tests read both from the environment.
+// Starts the run's Temporal dev server, bundles the workflows and builds dist/ once; tests read them from the environment.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -15,6 +16,9 @@ export default async function globalSetup(): Promise<void> {
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
   process.env.TEST_WORKFLOW_BUNDLE = bundlePath;
+
+  // Tests that run the service as a separate process (a worker to SIGKILL, operator scripts) use the build.
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
 
   const server = await startDevServer();
   (globalThis as { __devServer?: unknown }).__devServer = server;

@@ -34,9 +34,16 @@ export function createArmadoActivities(deps: { armado: ArmadoClient }) {
       return exact[0] as ArmadoBill;
     },
 
-    /** Sends the PUT only when the bill does not already carry this payment, so re-runs write nothing. */
+    /**
+     * Sends the PUT only when the bill does not already carry this payment, so re-runs write nothing. The bill
+     * is read again first: the snapshot from findArmadoBill predates any PUT of a crashed attempt or a reset run.
+     */
     async updateArmadoBillPayment(args: UpdateArmadoBillPaymentArgs): Promise<ArmadoOutcome> {
-      const { bill, paymentType, paymentDate } = args;
+      const { paymentType, paymentDate } = args;
+      const bill = (await deps.armado.searchBills(args.invoiceNumber)).find((b) => b.id === args.bill.id);
+      if (!bill) {
+        throw transientFailure(ErrorType.ArmadoBillNotFound, `Armado bill ${args.bill.id} (reference ${args.invoiceNumber}) no longer exists`);
+      }
       if (bill.paymentType === paymentType && sameArmadoDate(bill.paymentDate, paymentDate)) {
         return { status: 'already-up-to-date', billId: bill.id, paymentType, paymentDate };
       }

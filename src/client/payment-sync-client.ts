@@ -4,6 +4,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle 
 import { ErrorType } from '../domain/errors';
 import { checkPaymentInput, type InputProblem, type PaymentSyncInput } from '../domain/payment-input';
 import { acceptedPaymentModes, normalizePaymentMode, type PaymentModeTable } from '../domain/payment-modes';
+import { runningMemo } from '../domain/run-summary';
 import type { paymentSyncWorkflow } from '../workflows/payment-sync';
 import { InvoiceNumberKey, PaymentModeKey, SyncOutcomeKey } from '../workflows/contract';
 
@@ -65,6 +66,9 @@ export async function startPaymentSync(client: Client, raw: unknown, options: St
       // Any earlier run of this payment, running or closed, makes the start fail: the caller gets that run.
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // Readable in the UI before any worker has picked the run up; the workflow keeps the memo current.
+      memo: { ...runningMemo(input) },
+      staticSummary: `Invoice ${input.invoiceNumber} · ${input.paymentMode} · ${input.paymentDate}${input.amount === undefined ? '' : ` · ${input.amount.toFixed(2)} €`}`,
       typedSearchAttributes: [
         { key: InvoiceNumberKey, value: input.invoiceNumber },
         { key: PaymentModeKey, value: normalizePaymentMode(input.paymentMode) },

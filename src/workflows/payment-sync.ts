@@ -3,8 +3,10 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
+  patched,
   proxyActivities,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
@@ -13,6 +15,7 @@ import type { Activities } from '../activities';
 import { ErrorType, NON_RETRYABLE_TYPES } from '../domain/errors';
 import { parsePaymentInput, type PaymentSyncInput } from '../domain/payment-input';
 import { normalizePaymentMode } from '../domain/payment-modes';
+import { completedMemo, failedMemo, runningMemo, type PaymentFacts, type PaymentSyncMemo } from '../domain/run-summary';
 import type {
   ArmadoBill,
   ArmadoOutcome,
@@ -90,6 +93,19 @@ export async function paymentSyncWorkflow(rawInput: PaymentSyncInput): Promise<P
     retryArmadoNow = true;
   });
 
+  // Runs recorded before the memo existed replay without it; see "Changing workflow code" in README.
+  const withMemo = patched('run-memo');
+  const facts: PaymentFacts = {
+    invoiceNumber,
+    paymentMode: typeof rawInput?.paymentMode === 'string' ? rawInput.paymentMode.trim() : undefined,
+    paymentDate: typeof rawInput?.paymentDate === 'string' ? rawInput.paymentDate.trim() : undefined,
+    amount: typeof rawInput?.amount === 'number' && Number.isFinite(rawInput.amount) ? rawInput.amount : undefined,
+  };
+  const setMemo = (memo: PaymentSyncMemo) => {
+    if (withMemo) upsertMemo({ ...memo });
+  };
+  setMemo(runningMemo(facts));
+
   const setOutcome = (outcome: SyncOutcome) => {
     status.outcome = outcome;
     upsertSearchAttributes([{ key: SyncOutcomeKey, value: outcome }]);
@@ -120,6 +136,7 @@ export async function paymentSyncWorkflow(rawInput: PaymentSyncInput): Promise<P
   /** Fails the run with one ApplicationFailure naming the invoice and every failed step. */
   function failRun(failures: StepFailure[]): never {
     setOutcome('failed');
+    setMemo(failedMemo(facts, failures));
     status.currentStep = 'done';
     const first = failures[0] as StepFailure;
     throw ApplicationFailure.create({
@@ -139,6 +156,7 @@ export async function paymentSyncWorkflow(rawInput: PaymentSyncInput): Promise<P
   } catch (err) {
     status.steps.confirmTempoUpdate = { state: 'failed', errorType: ErrorType.InvalidPaymentInput, message: (err as Error).message };
     setOutcome('failed');
+    setMemo(failedMemo(facts, [{ step: 'confirmTempoUpdate', type: ErrorType.InvalidPaymentInput, message: (err as Error).message }]));
     throw err;
   }
   try {
@@ -237,7 +255,9 @@ export async function paymentSyncWorkflow(rawInput: PaymentSyncInput): Promise<P
   }
 
   const outcome = fullyPaid ? 'synced' : 'partially-paid';
+  const result: PaymentSyncResult = { invoiceNumber: payment.invoiceNumber, fullyPaid, outcome, sheet, armado: armadoOutcome };
   setOutcome(outcome);
+  setMemo(completedMemo({ ...facts, paymentMode: payment.paymentMode }, result));
   status.currentStep = 'done';
-  return { invoiceNumber: payment.invoiceNumber, fullyPaid, outcome, sheet, armado: armadoOutcome };
+  return result;
 }

@@ -47,6 +47,29 @@ describe('recorded histories replay against the current workflow code', () => {
     expect(last).toMatch(/WORKFLOW_EXECUTION_(COMPLETED|FAILED)$/);
   });
 
+  // The patched('run-memo') demonstration: histories from before the memo have neither the patch marker nor a
+  // memo write and still replay (test below); runs recorded since take the new path.
+  type Event = { eventType: string; markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: { data?: string }[] }> } };
+  const eventTypes = (file: string) => (JSON.parse(readFileSync(file, 'utf8')) as { events: Event[] }).events;
+  const patchIds = (file: string) =>
+    eventTypes(file)
+      .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+      .map((e) => JSON.parse(Buffer.from(e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? '', 'base64').toString()) as { id: string })
+      .map((p) => p.id);
+  const hasPatch = (file: string) => patchIds(file).includes('run-memo');
+  const modifiesMemo = (file: string) => eventTypes(file).some((e) => e.eventType.endsWith('WORKFLOW_PROPERTIES_MODIFIED'));
+
+  test('histories recorded before patched("run-memo") took the old path', () => {
+    const legacy = files.filter((f) => f.includes(`${join('histories', 'before-run-memo')}`) && !f.endsWith('ledger-writer.json'));
+    expect(legacy.length).toBeGreaterThanOrEqual(14);
+    expect(legacy.filter((f) => hasPatch(f) || modifiesMemo(f))).toEqual([]);
+  });
+
+  test('runs recorded since take the patched path: marker, then a memo', () => {
+    const current = BRANCHES.filter((b) => b !== 'ledger-writer').map((b) => join(HISTORIES, `${b}.json`));
+    expect(current.filter((f) => !hasPatch(f) || !modifiesMemo(f))).toEqual([]);
+  });
+
   test(`all ${files.length} histories replay without a determinism error`, async () => {
     installQuietRuntime();
     const codePath = process.env.TEST_WORKFLOW_BUNDLE as string;
