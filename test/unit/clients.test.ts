@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { MockAgent } from 'undici';
+import { createArmadoActivities } from '../../src/activities/armado';
 import { ArmadoClient } from '../../src/clients/armado';
 import { parseRetryAfter } from '../../src/clients/http';
 import { TempoClient } from '../../src/clients/tempo';
@@ -107,4 +108,27 @@ test('Retry-After: seconds, HTTP dates, garbage, and a cap', () => {
   expect(parseRetryAfter('soon', now)).toBeUndefined();
   expect(parseRetryAfter(undefined, now)).toBeUndefined();
   expect(parseRetryAfter('999999', now)).toBe(600_000);
+});
+
+describe('updateArmadoBillPayment activity', () => {
+  const payment = { invoiceNumber: '20664', paymentType: 2, paymentDate: '2024-01-15T00:00:00.000000' };
+  const staleSnapshot = { id: '7', reference: '20664', paymentType: null, paymentDate: null };
+
+  test('reads the bill again: a PUT made by a crashed attempt or a reset run is not sent twice', async () => {
+    const { armado, armadoPool } = rig();
+    armadoPool.intercept({ path: '/v1/bill?reference=20664', method: 'GET' }).reply(200, [{ id: 7, reference: '20664', paymentType: 2, paymentDate: '2024-01-15T00:00:00.000000' }], json);
+    // No PUT is intercepted: the MockAgent refuses any request not declared above.
+    const { updateArmadoBillPayment } = createArmadoActivities({ armado });
+    await expect(updateArmadoBillPayment({ ...payment, bill: staleSnapshot })).resolves.toEqual({ status: 'already-up-to-date', billId: '7', paymentType: 2, paymentDate: payment.paymentDate });
+  });
+
+  test('PUTs when the fresh bill differs; a bill gone since the search is ArmadoBillNotFound', async () => {
+    const { armado, armadoPool } = rig();
+    armadoPool.intercept({ path: '/v1/bill?reference=20664', method: 'GET' }).reply(200, [{ id: 7, reference: '20664', paymentType: 1, paymentDate: null }], json);
+    armadoPool.intercept({ path: '/v1/bill/7', method: 'PUT', body: JSON.stringify({ paymentType: 2, paymentDate: payment.paymentDate }) }).reply(200, { id: 7, reference: '20664' }, json);
+    armadoPool.intercept({ path: '/v1/bill?reference=20664', method: 'GET' }).reply(200, [], json);
+    const { updateArmadoBillPayment } = createArmadoActivities({ armado });
+    await expect(updateArmadoBillPayment({ ...payment, bill: staleSnapshot })).resolves.toMatchObject({ status: 'updated', billId: '7' });
+    expect(await failureOf(updateArmadoBillPayment({ ...payment, bill: staleSnapshot }))).toMatchObject({ type: 'ArmadoBillNotFound', nonRetryable: false });
+  });
 });

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { completedMemo, failedMemo, MEMO_SUMMARY_MAX, runningMemo } from '../../src/domain/run-summary';
 import { formatArmadoDate, parsePaymentDate, sameArmadoDate, toWallClock } from '../../src/domain/dates';
 import { checkPaymentInput, parsePaymentInput } from '../../src/domain/payment-input';
 import { buildPaymentModeTable, resolvePaymentMode } from '../../src/domain/payment-modes';
@@ -117,5 +118,29 @@ describe('workflow id', () => {
     expect(paymentKey({ ...input, paymentMode: 'cheque' })).toBe(key);
     expect(paymentKey({ ...input, amount: 795.61 })).not.toBe(key);
     expect(paymentWorkflowId({ ...input, dossier: 'OTHER' }, 'DEMO')).toBe(`payment-sync-OTHER-20664-${key}`);
+  });
+});
+
+describe('run memo', () => {
+  const facts = { invoiceNumber: '20664', paymentMode: 'virement', paymentDate: '2024-01-15', amount: 795.6 };
+  test('one line per outcome, naming invoice, payment, ledger row and bill', () => {
+    expect(runningMemo(facts).summary).toBe('Invoice 20664: syncing payment virement, 2024-01-15, 795.60 €');
+    const result = { invoiceNumber: '20664', fullyPaid: true, outcome: 'synced' as const, sheet: { status: 'appended' as const, row: 5 }, armado: { status: 'updated' as const, billId: '42', paymentType: 2, paymentDate: 'x' } };
+    expect(completedMemo(facts, result).summary).toBe('Invoice 20664: fully paid (virement, 2024-01-15, 795.60 €); ledger row 5 appended; Armado bill 42 marked paid');
+    expect(completedMemo(facts, { ...result, fullyPaid: false, outcome: 'partially-paid', armado: { status: 'skipped-partial' } }).summary).toBe(
+      'Invoice 20664: partially paid (virement, 2024-01-15, 795.60 €); ledger row 5 appended; Armado left unpaid',
+    );
+  });
+
+  test('a failure memo carries the first type and every failed step, clipped to one short line', () => {
+    const memo = failedMemo(facts, [
+      { step: 'updatePaymentSheet', type: 'SheetsAuthFailed', message: 'not shared\nwith the service account '.repeat(20) },
+      { step: 'findArmadoBill', type: 'ArmadoAuthFailed', message: 'key refused' },
+    ]);
+    expect(memo.failureType).toBe('SheetsAuthFailed');
+    expect(memo.failedSteps).toEqual(['updatePaymentSheet', 'findArmadoBill']);
+    expect(memo.summary).toHaveLength(MEMO_SUMMARY_MAX);
+    expect(memo.summary).not.toContain('\n');
+    expect(memo.summary.endsWith('…')).toBe(true);
   });
 });

@@ -1,0 +1,98 @@
+// A worker process killed with SIGKILL after the ledger step and before the Armado steps, then restarted:
+// the run completes with exactly one ledger row and one Armado PUT.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { startPaymentSync } from '../../src/client/payment-sync-client';
+import { startSandboxes, type Sandboxes } from '../../src/sandbox';
+import { PROJECT_ROOT } from '../../src/temporal/binaries';
+import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
+import type { PaymentSyncStatus } from '../../src/domain/payment-sync';
+
+let sandboxes: Sandboxes;
+let connection: Connection;
+let client: Client;
+const taskQueue = `crash-${randomUUID()}`;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  sandboxes = await startSandboxes({ spreadsheetId: `crash-${randomUUID().slice(0, 8)}` });
+  connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS as string });
+  client = new Client({ connection });
+});
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await connection?.close();
+  await sandboxes?.stop();
+});
+
+/** `npm run worker` as a real process (the build from global setup), ready once it says it polls. */
+async function startWorkerProcess(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'start.js'), '--worker-only'], {
+    env: {
+      PATH: process.env.PATH,
+      ...sandboxes.env,
+      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      LEDGER_BATCH_WINDOW: '200ms',
+      // The bill is missing at first; the run waits an hour unless told to look again.
+      ARMADO_BILL_RETRY_INTERVAL: '1h',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('worker polling task queue')) resolve();
+    });
+    child.on('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before polling:\n${stderr}`)));
+  });
+  return child;
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('SIGKILL between the ledger and Armado steps, restart: one ledger row, one Armado PUT', async () => {
+  const invoice = '70001';
+  sandboxes.tempo.addInvoice(invoice, 250);
+  sandboxes.tempo.invoice(invoice)!.RegleeTotale = 'OUI';
+  const first = await startWorkerProcess();
+  const { handle } = await startPaymentSync(
+    client,
+    { invoiceNumber: invoice, paymentMode: 'virement', paymentDate: '2024-03-01', tempoStatus: 200, amount: 250 },
+    { taskQueue, defaultDossier: sandboxes.env.TEMPO_DOSSIER as string },
+  );
+
+  let status: PaymentSyncStatus | undefined;
+  await until(async () => {
+    status = await handle.query(statusQuery);
+    return status.steps.updatePaymentSheet.state === 'done' && status.steps.findArmadoBill.state === 'waiting';
+  });
+  first.kill('SIGKILL');
+  await new Promise((resolve) => first.once('exit', resolve));
+  expect(first.signalCode).toBe('SIGKILL');
+
+  // While no worker runs, Armado gets its bill; then a new worker process takes over the run.
+  sandboxes.armado.addBill(invoice);
+  const ledgerWritesBefore = sandboxes.google.server.count('POST', `/v4/spreadsheets/${sandboxes.spreadsheetId}/values:batchUpdate`);
+  await startWorkerProcess();
+  await handle.signal(retryArmadoNowSignal);
+  const result = await handle.result();
+
+  expect(result).toMatchObject({ outcome: 'synced', sheet: { status: 'appended' }, armado: { status: 'updated' } });
+  expect(sandboxes.armado.putsFor(invoice)).toBe(1);
+  const rows = sandboxes.google.rows(sandboxes.spreadsheetId).filter((r) => r[0] === invoice);
+  expect(rows).toHaveLength(1);
+  expect(rows[0]![5]).toBe(String(sandboxes.armado.billsWithReference(invoice)[0]!.id));
+  // After the restart only the bill id was filled in: the row itself was not written again.
+  expect(sandboxes.google.server.count('POST', `/v4/spreadsheets/${sandboxes.spreadsheetId}/values:batchUpdate`) - ledgerWritesBefore).toBe(1);
+});
