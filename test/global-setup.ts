@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { PROJECT_ROOT, resolveTestServer } from '../src/temporal/binaries';
-import { startDevServer } from '../src/temporal/dev-server';
+import { freePort, startDevServer } from '../src/temporal/dev-server';
 
 export default async function globalSetup(): Promise<void> {
   const testServer = resolveTestServer();
@@ -20,7 +20,10 @@ export default async function globalSetup(): Promise<void> {
   // Tests that run the service as a separate process (a worker to SIGKILL, operator scripts) use the build.
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
 
-  const server = await startDevServer();
+  // With its Web UI, which the browser test drives.
+  const uiPort = await freePort();
+  const server = await startDevServer({ uiPort });
+  process.env.TEST_TEMPORAL_UI_URL = `http://127.0.0.1:${uiPort}`;
   (globalThis as { __devServer?: unknown }).__devServer = server;
   process.env.TEST_TEMPORAL_ADDRESS = server.address;
 }

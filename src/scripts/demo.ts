@@ -36,7 +36,10 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const stateDir = join(PROJECT_ROOT, '.temporal');
   mkdirSync(stateDir, { recursive: true });
-  const sandboxes = await startSandboxes({ keyDir: stateDir });
+  const tag = `demo-${Date.now().toString(36)}`;
+  // The sandbox spreadsheet lives in memory: a new one per demo, so no ledger writer of an earlier demo
+  // (persisted in demo.db) is asked to write to a spreadsheet that no longer exists.
+  const sandboxes = await startSandboxes({ keyDir: stateDir, spreadsheetId: tag });
   const config = loadConfig({ ...sandboxes.env, TEMPORAL_ADDRESS: `127.0.0.1:${DEV_SERVER_PORT}`, ARMADO_BILL_RETRY_INTERVAL: '1m', ARMADO_BILL_RETRY_FOR: '1h' });
   const server = await startDevServer({ dbFilename: join(stateDir, 'demo.db'), port: DEV_SERVER_PORT, uiPort: DEV_UI_PORT });
   const connection = await NativeConnection.connect({ address: `127.0.0.1:${DEV_SERVER_PORT}` });
@@ -47,7 +50,6 @@ async function main(): Promise<void> {
   say(`Temporal Web UI: http://localhost:${DEV_UI_PORT}   (Ctrl-C stops everything)`);
 
   const { tempo, armado, google } = sandboxes;
-  const tag = `demo-${Date.now().toString(36)}`;
   const start = (input: Partial<PaymentSyncInput> & { invoiceNumber: string }, id: string, validateModes = true) =>
     startPaymentSync(
       client,

@@ -1,5 +1,6 @@
 // Starts the local Temporal dev server (SQLite, Web UI) from the binary resolved in binaries.ts.
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/contract';
@@ -27,5 +28,17 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       searchAttributes: SEARCH_ATTRIBUTE_KEYS,
       extraArgs: ['--log-level', 'error'],
     },
+  });
+}
+
+/** A port free on loopback right now (for a server that must know its port before it starts, like the UI). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
   });
 }
