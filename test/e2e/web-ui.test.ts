@@ -1,5 +1,6 @@
 // The operator's path through the real Temporal Web UI, in headless Chromium: filter the list by
-// InvoiceNumber, open the failed run, read its five activities and its failure message, read the memo.
+// InvoiceNumber, open the failed run, read its five activities, its failure message and memo, fix the
+// cause, reset the run from the UI and see it complete.
 // Screenshots land in test-artifacts/web-ui/ (git-ignored).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,8 +19,7 @@ let page: Page;
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (see .ci/run) or set CHROMIUM_PATH`);
   mkdirSync(ARTIFACTS, { recursive: true });
-  // "crypto" maps to an Armado paymentType Armado does not know: the PUT gets a real 422 after all five steps ran.
-  rig = await startE2E({ PAYMENT_MODE_MAP: '{"crypto": 9}' });
+  rig = await startE2E();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     // Closed network here: without these, Chromium keeps calling Google's hosts and logging refusals.
@@ -32,12 +32,15 @@ afterAll(async () => {
   await rig?.stop();
 });
 
-test('find a failed run by InvoiceNumber, open it, see its five activities and why it failed', async () => {
+test('find a failed run by InvoiceNumber, see its five activities and why it failed, fix, reset it from the UI', async () => {
   const invoice = '80001';
   rig.sandboxes.tempo.addInvoice(invoice, 320);
   rig.sandboxes.tempo.invoice(invoice)!.RegleeTotale = 'OUI';
   rig.sandboxes.armado.addBill(invoice);
-  const { handle, workflowId } = await rig.start({ invoiceNumber: invoice, paymentMode: 'crypto', amount: 320 });
+  // Armado refuses the PUT (422) after all five steps ran: the bill is locked until someone unlocks it.
+  const locked = { method: 'PUT', path: '/v1/bill/', status: 422, body: { message: 'facture verrouillée : déverrouillez-la avant de la marquer payée' }, times: 1_000 };
+  rig.sandboxes.armado.server.injectFault(locked);
+  const { handle, workflowId } = await rig.start({ invoiceNumber: invoice, paymentMode: 'cb', amount: 320 });
   const failure = await handle.result().then(
     () => undefined,
     (err: Error & { cause?: { message?: string; type?: string } }) => err.cause,
@@ -65,4 +68,30 @@ test('find a failed run by InvoiceNumber, open it, see its five activities and w
   await page.getByRole('tab', { name: 'Memo' }).click();
   await page.getByText(`Invoice ${invoice} FAILED: updateArmadoBillPayment ArmadoValidationFailed`, { exact: false }).first().waitFor({ timeout: 10_000 });
   await page.screenshot({ path: join(ARTIFACTS, '3-failed-run-memo.png'), fullPage: true });
+
+  // The operator has the bill unlocked in Armado, then resets the run to its first workflow task.
+  rig.sandboxes.armado.server.clearFaults();
+  expect(rig.sandboxes.armado.putsFor(invoice)).toBe(0);
+  await page.getByRole('button', { name: 'Reset' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Reset Workflow' });
+  await dialog.getByTestId('workflow-reset-event-id-select-button').click();
+  await dialog.getByRole('option', { name: /WorkflowTaskCompleted/ }).first().click();
+  await dialog.getByPlaceholder('Enter a reason').fill('bill unlocked in Armado');
+  await page.screenshot({ path: join(ARTIFACTS, '4-reset-dialog.png') });
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+
+  const first = handle.firstExecutionRunId;
+  let latest = await rig.client.workflow.getHandle(workflowId).describe();
+  for (const deadline = Date.now() + 30_000; latest.runId === first && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 200));
+    latest = await rig.client.workflow.getHandle(workflowId).describe();
+  }
+  expect(latest.runId).not.toBe(first);
+  await expect(rig.client.workflow.getHandle(workflowId, latest.runId).result()).resolves.toMatchObject({ outcome: 'synced', armado: { status: 'updated' } });
+  expect(rig.sandboxes.armado.putsFor(invoice)).toBe(1);
+  expect(rig.sandboxes.google.rows(rig.sandboxes.spreadsheetId).filter((r) => r[0] === invoice)).toHaveLength(1);
+
+  await page.goto(`${ui}/namespaces/default/workflows?query=${encodeURIComponent(`InvoiceNumber="${invoice}" AND SyncOutcome="synced"`)}`);
+  await page.locator(`a[href*="/workflows/${workflowId}/${latest.runId}/"]`).first().waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: join(ARTIFACTS, '5-reset-run-synced.png') });
 });
