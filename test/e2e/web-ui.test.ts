@@ -40,7 +40,7 @@ test('find a failed run by InvoiceNumber, see its five activities and why it fai
   // Armado refuses the PUT (422) after all five steps ran: the bill is locked until someone unlocks it.
   const locked = { method: 'PUT', path: '/v1/bill/', status: 422, body: { message: 'facture verrouillée : déverrouillez-la avant de la marquer payée' }, times: 1_000 };
   rig.sandboxes.armado.server.injectFault(locked);
-  const { handle, workflowId } = await rig.start({ invoiceNumber: invoice, paymentMode: 'cb', amount: 320 });
+  const { handle, workflowId, runId: first } = await rig.start({ invoiceNumber: invoice, paymentMode: 'cb', amount: 320 });
   const failure = await handle.result().then(
     () => undefined,
     (err: Error & { cause?: { message?: string; type?: string } }) => err.cause,
@@ -80,7 +80,6 @@ test('find a failed run by InvoiceNumber, see its five activities and why it fai
   await page.screenshot({ path: join(ARTIFACTS, '4-reset-dialog.png') });
   await dialog.getByRole('button', { name: 'Confirm' }).click();
 
-  const first = handle.firstExecutionRunId;
   let latest = await rig.client.workflow.getHandle(workflowId).describe();
   for (const deadline = Date.now() + 30_000; latest.runId === first && Date.now() < deadline; ) {
     await new Promise((r) => setTimeout(r, 200));
