@@ -10,7 +10,7 @@ import type { PaymentSyncMemo } from '../../src/domain/run-summary';
 import { batchReset, resetRun } from '../../src/operations/reset';
 import { PROJECT_ROOT, resolveTemporalCli } from '../../src/temporal/binaries';
 import { statusQuery } from '../../src/workflows/contract';
-import { startE2E, type E2E } from '../helpers/e2e';
+import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
 
 const run = promisify(execFile);
 const { EventType } = temporal.api.enums.v1;
@@ -23,11 +23,7 @@ afterAll(async () => rig?.stop());
 
 let nextInvoice = 60000;
 function invoice(options: { fullyPaid?: boolean; bill?: boolean } = {}): string {
-  const id = String(nextInvoice++);
-  rig.sandboxes.tempo.addInvoice(id, 100);
-  if (options.fullyPaid !== false) rig.sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
-  if (options.bill !== false) rig.sandboxes.armado.addBill(id);
-  return id;
+  return addInvoice(rig.sandboxes, String(nextInvoice++), { fullyPaid: options.fullyPaid, bills: options.bill === false ? 0 : 1 });
 }
 const rowsOf = (id: string) => rig.sandboxes.google.rows(rig.sandboxes.spreadsheetId).filter((r) => r[0] === id);
 /** The row without its "Mis à jour" timestamp, which a rewrite legitimately refreshes. */

@@ -4,7 +4,7 @@ import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@t
 import { PaymentInputError } from '../../src/client/payment-sync-client';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import { enqueueLedgerRowSignal, ledgerWorkflowId, type LedgerEntry } from '../../src/workflows/ledger-contract';
-import { startE2E, type E2E } from '../helpers/e2e';
+import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
 
 let rig: E2E;
 beforeAll(async () => {
@@ -15,11 +15,7 @@ afterAll(async () => rig?.stop());
 let nextInvoice = 30000;
 /** A fresh invoice known to Tempo (fully paid unless told) with, unless told, one bill in Armado. */
 function invoice(options: { fullyPaid?: boolean; bills?: number } = {}): string {
-  const id = String(nextInvoice++);
-  rig.sandboxes.tempo.addInvoice(id, 100);
-  if (options.fullyPaid !== false) rig.sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
-  for (let i = 0; i < (options.bills ?? 1); i++) rig.sandboxes.armado.addBill(id);
-  return id;
+  return addInvoice(rig.sandboxes, String(nextInvoice++), options);
 }
 
 const rows = () => rig.sandboxes.google.rows(rig.sandboxes.spreadsheetId);

@@ -70,3 +70,11 @@ export async function startE2E(env: Record<string, string> = {}, options: { spre
     },
   };
 }
+
+/** An invoice known to Tempo (fully paid unless told) with `bills` bills in Armado (default one). */
+export function addInvoice(sandboxes: Sandboxes, id: string, options: { fullyPaid?: boolean; bills?: number } = {}): string {
+  sandboxes.tempo.addInvoice(id, 100);
+  if (options.fullyPaid !== false) sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
+  for (let i = 0; i < (options.bills ?? 1); i++) sandboxes.armado.addBill(id);
+  return id;
+}
