@@ -164,11 +164,64 @@ function problemsOf(error: z.ZodError, env: NodeJS.ProcessEnv): string[] {
   });
 }
 
+function loadPart<K extends keyof RawConfig>(env: NodeJS.ProcessEnv, keys: K[]): Pick<RawConfig, K> {
+  const mask = Object.fromEntries(keys.map((k) => [k, true])) as Record<string, true>;
+  const parsed = ConfigSchema.pick(mask as never).safeParse(env);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error, env));
+  return parsed.data as unknown as Pick<RawConfig, K>;
+}
+
 /** Only the Temporal part, for operator tools that never call Tempo, Armado or Sheets. */
 export function loadTemporalConfig(env: NodeJS.ProcessEnv = process.env): Config['temporal'] {
-  const parsed = ConfigSchema.pick({ TEMPORAL_ADDRESS: true, TEMPORAL_NAMESPACE: true, TEMPORAL_TASK_QUEUE: true }).safeParse(env);
-  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error, env));
-  return { address: parsed.data.TEMPORAL_ADDRESS, namespace: parsed.data.TEMPORAL_NAMESPACE, taskQueue: parsed.data.TEMPORAL_TASK_QUEUE };
+  const e = loadPart(env, ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE']);
+  return { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE };
+}
+
+/** What a caller that starts syncs needs (CLI, intake): Temporal, the default dossier, the payment modes. */
+export interface CallerConfig {
+  temporal: Config['temporal'];
+  defaultDossier: string;
+  paymentModes: Record<string, number>;
+}
+
+export function loadCallerConfig(env: NodeJS.ProcessEnv = process.env): CallerConfig {
+  const e = loadPart(env, ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE', 'TEMPO_DOSSIER', 'PAYMENT_MODE_MAP']);
+  return {
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    defaultDossier: e.TEMPO_DOSSIER,
+    paymentModes: e.PAYMENT_MODE_MAP,
+  };
+}
+
+export const DEFAULT_INTAKE_PORT = 8787;
+const IntakeSchema = z.object({
+  INTAKE_PORT: z.coerce.number().int().min(0).max(65_535).default(DEFAULT_INTAKE_PORT),
+  INTAKE_TOKEN: z
+    .string({ error: (issue) => (issue.input === undefined ? 'is required: the intake refuses to start without a bearer token' : 'must be a string') })
+    .trim()
+    .min(16, 'must be at least 16 characters (use a random secret, e.g. `openssl rand -hex 32`)'),
+});
+
+export interface IntakeConfig extends CallerConfig {
+  intake: { port: number; token: string };
+}
+
+/** The intake's configuration; every problem (caller part and intake part) is reported at once. */
+export function loadIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeConfig {
+  const problems: string[] = [];
+  let caller: CallerConfig | undefined;
+  try {
+    caller = loadCallerConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  const intake = IntakeSchema.safeParse(env);
+  if (!intake.success) {
+    problems.push(...intake.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`));
+  }
+  if (!caller || !intake.success || problems.length > 0) throw new ConfigError(problems);
+  return { ...caller, intake: { port: intake.data.INTAKE_PORT, token: intake.data.INTAKE_TOKEN } };
 }
 
 /** Parses `env`; on failure throws a ConfigError with one line per variable and never the value. */

@@ -1,12 +1,14 @@
 // Starting a payment sync from TypeScript: validated input, the DESIGN §2 workflow id, no double processing.
 import { createHash } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType } from '../domain/errors';
 import { checkPaymentInput, type InputProblem, type PaymentSyncInput } from '../domain/payment-input';
 import { acceptedPaymentModes, normalizePaymentMode, type PaymentModeTable } from '../domain/payment-modes';
-import { runningMemo } from '../domain/run-summary';
+import type { PaymentSyncResult, PaymentSyncStatus } from '../domain/payment-sync';
+import { runningMemo, type PaymentSyncMemo } from '../domain/run-summary';
 import type { paymentSyncWorkflow } from '../workflows/payment-sync';
-import { InvoiceNumberKey, PaymentModeKey, SyncOutcomeKey } from '../workflows/contract';
+import { InvoiceNumberKey, PaymentModeKey, retryArmadoNowSignal, statusQuery, SyncOutcomeKey } from '../workflows/contract';
 
 export class PaymentInputError extends Error {
   constructor(
@@ -81,5 +83,125 @@ export async function startPaymentSync(client: Client, raw: unknown, options: St
     const handle = client.workflow.getHandle<typeof paymentSyncWorkflow>(workflowId);
     const description = await handle.describe();
     return { workflowId, runId: description.runId, duplicate: true, handle };
+  }
+}
+
+/** What a caller can read about one payment sync, running or closed. */
+export interface PaymentSyncView {
+  workflowId: string;
+  runId: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, FAILED, TERMINATED, CANCELLED, TIMED_OUT… */
+  status: string;
+  /** The SyncOutcome search attribute: running, synced, partially-paid or failed. */
+  outcome?: string;
+  invoiceNumber?: string;
+  summary?: string;
+  startedAt: string;
+  closedAt?: string;
+  /** The `status` query while the run is open (omitted if no worker answers in time). */
+  progress?: PaymentSyncStatus;
+  result?: PaymentSyncResult;
+  failure?: { type: string; message: string };
+}
+
+const PROGRESS_QUERY_TIMEOUT_MS = 3_000;
+
+/** Status and, once closed, the result or failure of a payment sync; undefined if the id is unknown. */
+export async function describePaymentSync(client: Client, workflowId: string, runId?: string): Promise<PaymentSyncView | undefined> {
+  const handle = client.workflow.getHandle<typeof paymentSyncWorkflow>(workflowId, runId);
+  let description;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+  const memo = description.memo as Partial<PaymentSyncMemo> | undefined;
+  const view: PaymentSyncView = {
+    workflowId,
+    runId: description.runId,
+    status: description.status.name,
+    outcome: description.typedSearchAttributes.get(SyncOutcomeKey),
+    invoiceNumber: description.typedSearchAttributes.get(InvoiceNumberKey),
+    summary: typeof memo?.summary === 'string' ? memo.summary : undefined,
+    startedAt: description.startTime.toISOString(),
+    closedAt: description.closeTime?.toISOString(),
+  };
+  const pinned = client.workflow.getHandle<typeof paymentSyncWorkflow>(workflowId, description.runId);
+  if (description.status.name === 'RUNNING') {
+    // A query needs a worker; without one the caller still gets everything else at once.
+    view.progress = await client.connection
+      .withDeadline(Date.now() + PROGRESS_QUERY_TIMEOUT_MS, () => pinned.query(statusQuery))
+      .catch(() => undefined);
+  } else if (description.status.name === 'COMPLETED') {
+    view.result = await pinned.result();
+  } else {
+    view.failure = await pinned.result().then(
+      () => ({ type: description.status.name, message: 'closed without a result' }),
+      (err: unknown) => failureSummary(err, description.status.name),
+    );
+  }
+  return view;
+}
+
+function failureSummary(err: unknown, status: string): { type: string; message: string } {
+  const cause = err instanceof WorkflowFailedError ? err.cause : err;
+  if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'ApplicationFailure', message: cause.message };
+  return { type: status, message: cause instanceof Error ? cause.message : String(cause) };
+}
+
+/** Every payment sync of one invoice, newest first. */
+export async function findPaymentSyncs(client: Client, invoiceNumber: string): Promise<Pick<PaymentSyncView, 'workflowId' | 'runId' | 'status' | 'outcome' | 'summary' | 'startedAt'>[]> {
+  if (!/^\d{1,32}$/.test(invoiceNumber)) throw new PaymentInputError(ErrorType.InvalidPaymentInput, [{ field: 'invoiceNumber', message: 'must be digits' }]);
+  const found = [];
+  for await (const e of client.workflow.list({ query: `WorkflowType="paymentSyncWorkflow" AND InvoiceNumber="${invoiceNumber}"` })) {
+    const memo = e.memo as Partial<PaymentSyncMemo> | undefined;
+    found.push({
+      workflowId: e.workflowId,
+      runId: e.runId,
+      status: e.status.name,
+      outcome: e.typedSearchAttributes.get(SyncOutcomeKey),
+      summary: typeof memo?.summary === 'string' ? memo.summary : undefined,
+      startedAt: e.startTime.toISOString(),
+    });
+  }
+  return found.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+}
+
+/** Waits for the run's result; a failed run throws WorkflowFailedError (its cause is the ApplicationFailure). */
+export async function paymentSyncResult(client: Client, workflowId: string): Promise<PaymentSyncResult> {
+  return client.workflow.getHandle<typeof paymentSyncWorkflow>(workflowId).result();
+}
+
+/** Ends a wait for a missing Armado bill: the run looks again at once. */
+export async function retryArmadoNow(client: Client, workflowId: string): Promise<void> {
+  await client.workflow.getHandle(workflowId).signal(retryArmadoNowSignal);
+}
+
+/** The same operations bound to one client and its options. */
+export class PaymentSyncClient {
+  constructor(
+    readonly client: Client,
+    readonly options: StartPaymentSyncOptions,
+  ) {}
+
+  start(input: unknown): Promise<StartedPaymentSync> {
+    return startPaymentSync(this.client, input, this.options);
+  }
+
+  describe(workflowId: string): Promise<PaymentSyncView | undefined> {
+    return describePaymentSync(this.client, workflowId);
+  }
+
+  findByInvoice(invoiceNumber: string) {
+    return findPaymentSyncs(this.client, invoiceNumber);
+  }
+
+  result(workflowId: string): Promise<PaymentSyncResult> {
+    return paymentSyncResult(this.client, workflowId);
+  }
+
+  retryArmadoNow(workflowId: string): Promise<void> {
+    return retryArmadoNow(this.client, workflowId);
   }
 }

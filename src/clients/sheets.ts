@@ -33,7 +33,7 @@ export function a1(sheetName: string, cells: string): string {
   return `'${sheetName.replace(/'/g, "''")}'!${cells}`;
 }
 
-function loadServiceAccount(file: string): z.output<typeof ServiceAccountKeySchema> {
+export function loadServiceAccount(file: string): z.output<typeof ServiceAccountKeySchema> {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));

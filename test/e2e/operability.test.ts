@@ -180,9 +180,9 @@ describe('batch reset by visibility query', () => {
     for (const id of keyFailures) expect(rig.sandboxes.armado.putsFor(id)).toBe(0);
 
     // The operator's command, as the README shows it, prints the same plan.
-    const script = join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'reset-failed.js');
+    const script = join(PROJECT_ROOT, 'dist', 'src', 'cli.js');
     const env = { ...process.env, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS };
-    const cli = await run(process.execPath, [script, '--dry-run', '--json', '--query', query, '--failure-type', 'ArmadoAuthFailed'], { env });
+    const cli = await run(process.execPath, [script, 'reset-failed', '--dry-run', '--json', '--query', query, '--failure-type', 'ArmadoAuthFailed'], { env });
     const planned = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as { workflowId: string; action: string });
     expect(planned.map((e) => [e.workflowId, e.action]).sort()).toEqual(dry.map((e) => [e.workflowId, e.action]).sort());
     expect(cli.stderr).toContain(`${dry.length} run(s) matched: 3 would be reset, ${dry.length - 3} skipped, 0 error(s)`);

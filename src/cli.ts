@@ -1,0 +1,264 @@
+#!/usr/bin/env node
+// tempo-armado-sync: start, follow and repair payment syncs from a shell. Configuration comes from the
+// environment (and .env), like the service's. Exit codes: 0 ok, 1 a run or check failed, 2 bad usage or input.
+import { parseArgs } from 'node:util';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  describePaymentSync,
+  findPaymentSyncs,
+  PaymentInputError,
+  paymentSyncResult,
+  retryArmadoNow,
+  startPaymentSync,
+  validatePaymentSyncInput,
+  type PaymentSyncView,
+} from './client/payment-sync-client';
+import { ConfigError, loadCallerConfig, loadConfig, loadDotEnv, loadTemporalConfig, type Config } from './config';
+import { BUILT_IN_PAYMENT_MODES, buildPaymentModeTable } from './domain/payment-modes';
+import { runDoctor } from './operations/doctor';
+import { batchReset, batchResetQuery, DEFAULT_RESET_QUERY, type BatchResetEntry } from './operations/reset';
+import { DEV_SERVER_PORT } from './scripts/ports';
+
+const USAGE = `usage: tempo-armado-sync <command> [options]
+
+  start --invoice N --mode M --date D --tempo-status S [--amount A] [--dossier X] [--payment-id P] [--wait]
+                          start a payment sync (a payment already started is not started again)
+  status <workflowId|invoiceNumber>
+                          where a run is (or every run of an invoice)
+  result <workflowId>     wait for a run's result; exit 1 if it failed
+  retry-armado <workflowId|invoiceNumber>
+                          a run waiting for its Armado bill looks again now
+  modes                   accepted payment modes and their Armado paymentType
+  doctor [--invoice N]    check Temporal, Tempo, Armado and Sheets with the current configuration
+  reset-failed [--query Q] [--failure-type T] [--dry-run] [--limit N] [--reason R]
+                          re-run failed runs after their cause was fixed (default query: ${DEFAULT_RESET_QUERY})
+
+  --json                  machine-readable output (every command)
+Configuration: TEMPORAL_ADDRESS (default 127.0.0.1:${DEV_SERVER_PORT}), TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,
+TEMPO_DOSSIER, PAYMENT_MODE_MAP; doctor reads everything the worker reads. See README.md.`;
+
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+  env: NodeJS.ProcessEnv;
+}
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  invoice: { type: 'string' },
+  mode: { type: 'string' },
+  date: { type: 'string' },
+  'tempo-status': { type: 'string' },
+  amount: { type: 'string' },
+  dossier: { type: 'string' },
+  'payment-id': { type: 'string' },
+  wait: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  query: { type: 'string' },
+  'failure-type': { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  limit: { type: 'string' },
+  reason: { type: 'string', default: 're-run after fix' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** A number when the flag reads as one; otherwise the text, so that validation names the field. */
+function numeric(value: string | undefined): number | string | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  return value.trim() !== '' && Number.isFinite(n) ? n : value;
+}
+
+function address(temporal: Config['temporal']): string {
+  return temporal.address ?? `127.0.0.1:${DEV_SERVER_PORT}`;
+}
+
+async function withClient<T>(temporal: Config['temporal'], fn: (client: Client) => Promise<T>): Promise<T> {
+  const connection = await Connection.connect({ address: address(temporal), connectTimeout: 5_000 }).catch((err: unknown) => {
+    throw new Error(`cannot reach Temporal at ${address(temporal)} (${err instanceof Error ? err.message : String(err)}): start it (npm start) or set TEMPORAL_ADDRESS`);
+  });
+  try {
+    return await fn(new Client({ connection, namespace: temporal.namespace }));
+  } finally {
+    await connection.close();
+  }
+}
+
+function describeView(v: PaymentSyncView): string[] {
+  const lines = [`${v.workflowId}  (run ${v.runId})`, `  status   ${v.status}${v.outcome ? ` · SyncOutcome ${v.outcome}` : ''}`];
+  if (v.summary) lines.push(`  summary  ${v.summary}`);
+  if (v.progress) {
+    lines.push(`  step     ${v.progress.currentStep}`);
+    for (const [step, s] of Object.entries(v.progress.steps)) {
+      const more = s.state === 'failed' ? ` · ${s.errorType}: ${s.message}` : s.state !== 'pending' && s.detail ? ` · ${s.detail}` : '';
+      lines.push(`    ${step.padEnd(24)} ${s.state}${more}`);
+    }
+  }
+  if (v.result) lines.push(`  result   ${JSON.stringify(v.result)}`);
+  if (v.failure) lines.push(`  failure  ${v.failure.type}: ${v.failure.message}`);
+  return lines;
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const [command, target, ...extra] = positionals;
+  if (values.help || !command) {
+    io.out(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+  const json = values.json;
+  const print = (value: unknown, human: string[]) => (json ? io.out(JSON.stringify(value)) : human.forEach((l) => io.out(l)));
+  const needTarget = () => {
+    if (!target) throw new UsageError(`${command} needs a workflow id or an invoice number`);
+    return target;
+  };
+
+  switch (command) {
+    case 'modes': {
+      const { paymentModes } = loadCallerConfig({ TEMPO_DOSSIER: 'unused', ...io.env });
+      const table = [...buildPaymentModeTable(paymentModes)].sort(([a, x], [b, y]) => x - y || a.localeCompare(b));
+      const builtIn = new Set(Object.keys(BUILT_IN_PAYMENT_MODES).map((m) => m.normalize('NFD').replace(/\p{Diacritic}/gu, '')));
+      print(Object.fromEntries(table), table.map(([mode, type]) => `${mode.padEnd(14)} ${type}${builtIn.has(mode) ? '' : '   (PAYMENT_MODE_MAP)'}`));
+      return 0;
+    }
+
+    case 'start': {
+      const caller = loadCallerConfig(io.env);
+      const input = Object.fromEntries(
+        Object.entries({
+          invoiceNumber: values.invoice,
+          paymentMode: values.mode,
+          paymentDate: values.date,
+          tempoStatus: numeric(values['tempo-status']),
+          amount: numeric(values.amount),
+          dossier: values.dossier,
+          paymentId: values['payment-id'],
+        }).filter(([, v]) => v !== undefined),
+      );
+      const paymentModes = buildPaymentModeTable(caller.paymentModes);
+      validatePaymentSyncInput(input, paymentModes); // before any connection: bad input changes nothing
+      return withClient(caller.temporal, async (client) => {
+        const started = await startPaymentSync(client, input, { taskQueue: caller.temporal.taskQueue, defaultDossier: caller.defaultDossier, paymentModes });
+        const { workflowId, runId, duplicate } = started;
+        print({ workflowId, runId, duplicate }, [`${duplicate ? 'already started (nothing new)' : 'started'}: ${workflowId} (run ${runId})`]);
+        if (!values.wait) return 0;
+        return showResult(client, workflowId, io, json);
+      });
+    }
+
+    case 'status': {
+      const id = needTarget();
+      const temporal = loadTemporalConfig(io.env);
+      return withClient(temporal, async (client) => {
+        if (/^\d+$/.test(id)) {
+          const runs = await findPaymentSyncs(client, id);
+          print(runs, runs.length ? runs.map((r) => `${r.workflowId}  ${r.status}  ${r.outcome ?? '-'}  ${r.summary ?? ''}`) : [`no payment sync for invoice ${id}`]);
+          return runs.length ? 0 : 1;
+        }
+        const view = await describePaymentSync(client, id);
+        if (!view) {
+          io.err(`no payment sync ${id}`);
+          return 1;
+        }
+        print(view, describeView(view));
+        return view.status === 'FAILED' || view.status === 'TERMINATED' || view.status === 'TIMED_OUT' ? 1 : 0;
+      });
+    }
+
+    case 'result': {
+      const id = needTarget();
+      return withClient(loadTemporalConfig(io.env), (client) => showResult(client, id, io, json));
+    }
+
+    case 'retry-armado': {
+      const id = needTarget();
+      return withClient(loadTemporalConfig(io.env), async (client) => {
+        const ids = /^\d+$/.test(id) ? (await findPaymentSyncs(client, id)).filter((r) => r.status === 'RUNNING').map((r) => r.workflowId) : [id];
+        if (ids.length === 0) {
+          io.err(`no running payment sync for invoice ${id}`);
+          return 1;
+        }
+        for (const workflowId of ids) await retryArmadoNow(client, workflowId);
+        print({ signalled: ids }, ids.map((w) => `retryArmadoNow sent to ${w}`));
+        return 0;
+      });
+    }
+
+    case 'doctor': {
+      let config: Config;
+      try {
+        config = loadConfig(io.env);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        print({ ok: false, problems: err.problems }, ['FAIL config   ', ...err.problems.map((p) => `       ${p}`)]);
+        return 1;
+      }
+      const checks = await runDoctor(config, { address: address(config.temporal), probeInvoice: values.invoice });
+      print(checks, checks.map((c) => `${c.ok ? 'OK  ' : 'FAIL'} ${c.name.padEnd(9)} ${c.message}`));
+      return checks.every((c) => c.ok) ? 0 : 1;
+    }
+
+    case 'reset-failed': {
+      const limit = values.limit === undefined ? undefined : Number(values.limit);
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError('--limit: must be a positive integer');
+      const dryRun = values['dry-run'];
+      return withClient(loadTemporalConfig(io.env), async (client) => {
+        io.err(`${dryRun ? 'dry run: ' : ''}${batchResetQuery(values.query)}${values['failure-type'] ? ` with failure type ${values['failure-type']}` : ''}`);
+        const entries = await batchReset(client, { query: values.query, failureType: values['failure-type'], reason: values.reason, dryRun, limit });
+        const count = (action: BatchResetEntry['action']) => entries.filter((e) => e.action === action).length;
+        for (const e of entries) {
+          const what = e.action === 'reset' ? `reset → new run ${e.newRunId}` : e.action === 'would-reset' ? 'would reset' : `${e.action}: ${e.why ?? ''}`;
+          io.out(json ? JSON.stringify(e) : `${e.invoiceNumber ?? '?'}\t${e.workflowId}\t${e.failureType ?? '-'}\t${what}`);
+        }
+        io.err(`${entries.length} run(s) matched: ${dryRun ? `${count('would-reset')} would be reset` : `${count('reset')} reset`}, ${count('skipped')} skipped, ${count('error')} error(s)`);
+        return count('error') > 0 ? 1 : 0;
+      });
+    }
+
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+async function showResult(client: Client, workflowId: string, io: CliIo, json: boolean): Promise<number> {
+  try {
+    const result = await paymentSyncResult(client, workflowId);
+    io.out(json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+    return 0;
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+    const failure = { type: cause?.type ?? err.cause?.name ?? 'WorkflowFailed', message: cause?.message ?? err.message };
+    if (json) io.out(JSON.stringify({ failure }));
+    io.err(`${workflowId} failed: ${failure.type}: ${failure.message}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  loadDotEnv();
+  const io: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`), env: process.env };
+  runCli(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      if (err instanceof PaymentInputError) {
+        io.err(`${err.type}:`);
+        for (const p of err.problems) io.err(`  ${p.field}: ${p.message}`);
+      } else if (err instanceof ConfigError) {
+        io.err(err.message);
+      } else if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+        io.err(`${err.message}\n\n${USAGE}`);
+      } else {
+        io.err(`tempo-armado-sync: ${err instanceof Error ? err.message : String(err)}`);
+        process.exitCode = 1;
+        return;
+      }
+      process.exitCode = 2;
+    },
+  );
+}

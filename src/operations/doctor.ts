@@ -1,0 +1,118 @@
+// `tempo-armado-sync doctor`: one harmless call per system, each answered OK or with what to fix.
+// Messages come from the typed clients (which never carry a secret) or are written here.
+import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { ArmadoClient } from '../clients/armado';
+import { loadServiceAccount, SheetsClient } from '../clients/sheets';
+import { TempoClient } from '../clients/tempo';
+import type { Config } from '../config';
+import { ErrorType } from '../domain/errors';
+import { LEDGER_HEADER } from '../domain/payment-sync';
+import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/contract';
+
+export interface DoctorCheck {
+  name: 'temporal' | 'tempo' | 'armado' | 'sheets';
+  ok: boolean;
+  message: string;
+}
+
+const DEADLINE_MS = 10_000;
+
+function typeOf(err: unknown): string | undefined {
+  return err instanceof ApplicationFailure ? (err.type ?? undefined) : undefined;
+}
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function checkTemporal(config: Config, address: string): Promise<DoctorCheck> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: 5_000 });
+  } catch (err) {
+    return { name: 'temporal', ok: false, message: `cannot reach Temporal at ${address} (${messageOf(err)}): start it (npm start) or fix TEMPORAL_ADDRESS` };
+  }
+  try {
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const namespace = config.temporal.namespace;
+    try {
+      await connection.withDeadline(Date.now() + DEADLINE_MS, () => client.workflowService.describeNamespace({ namespace }));
+    } catch (err) {
+      return { name: 'temporal', ok: false, message: `namespace "${namespace}" is not usable at ${address} (${messageOf(err)}): create it (temporal operator namespace create ${namespace}) or fix TEMPORAL_NAMESPACE` };
+    }
+    const { customAttributes: keys } = await connection.withDeadline(Date.now() + DEADLINE_MS, () => connection!.operatorService.listSearchAttributes({ namespace }));
+    const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+    const missing = SEARCH_ATTRIBUTE_KEYS.map((k) => k.name).filter((name) => keys?.[name] !== keyword);
+    if (missing.length > 0) {
+      return {
+        name: 'temporal',
+        ok: false,
+        message: `search attributes missing in "${namespace}": ${missing.join(', ')}; register them: ${missing.map((m) => `temporal operator search-attribute create --name ${m} --type Keyword`).join(' && ')}`,
+      };
+    }
+    return { name: 'temporal', ok: true, message: `namespace "${namespace}" at ${address}; search attributes ${SEARCH_ATTRIBUTE_KEYS.map((k) => k.name).join(', ')} registered` };
+  } catch (err) {
+    return { name: 'temporal', ok: false, message: `Temporal at ${address} answered an error (${messageOf(err)})` };
+  } finally {
+    await connection.close();
+  }
+}
+
+async function checkTempo(config: Config, probeInvoice: string): Promise<DoctorCheck> {
+  try {
+    const status = await new TempoClient(config.tempo).getInvoice(config.tempo.dossier, probeInvoice);
+    return { name: 'tempo', ok: true, message: `credentials accepted; invoice ${probeInvoice} of dossier ${config.tempo.dossier} read (${status.fullyPaid ? 'fully paid' : 'not fully paid'})` };
+  } catch (err) {
+    switch (typeOf(err)) {
+      case ErrorType.TempoInvoiceNotFound:
+        return { name: 'tempo', ok: true, message: `credentials accepted (FACTURE answered 404 for probe invoice ${probeInvoice}; give --invoice <a real one> to check dossier ${config.tempo.dossier} too)` };
+      case ErrorType.TempoAuthFailed:
+        return { name: 'tempo', ok: false, message: `Tempo refused the credentials: fix TEMPO_USERNAME / TEMPO_PASSWORD (${messageOf(err)})` };
+      default:
+        return { name: 'tempo', ok: false, message: `Tempo did not answer as expected: check TEMPO_BASE_URL and the network (${messageOf(err)})` };
+    }
+  }
+}
+
+async function checkArmado(config: Config): Promise<DoctorCheck> {
+  // A reference no bill can have: the search must succeed and find nothing.
+  const probe = `tempo-armado-sync-doctor-${Date.now()}`;
+  try {
+    const bills = await new ArmadoClient(config.armado).searchBills(probe);
+    const exact = bills.filter((b) => b.reference === probe).length;
+    return { name: 'armado', ok: true, message: `API key accepted (bill search for a probe reference found ${exact} bill(s))` };
+  } catch (err) {
+    if (typeOf(err) === ErrorType.ArmadoAuthFailed) return { name: 'armado', ok: false, message: `Armado refused the API key: fix ARMADO_API_KEY (${messageOf(err)})` };
+    return { name: 'armado', ok: false, message: `Armado did not answer as expected: check ARMADO_BASE_URL and the network (${messageOf(err)})` };
+  }
+}
+
+async function checkSheets(config: Config): Promise<DoctorCheck> {
+  const { spreadsheetId, sheetName, credentialsFile } = config.sheets;
+  let serviceAccount = 'the service account';
+  try {
+    serviceAccount = loadServiceAccount(credentialsFile).client_email;
+    const [header = []] = await new SheetsClient(config.sheets).readValues(spreadsheetId, `'${sheetName.replace(/'/g, "''")}'!A1:H1`);
+    if (header.length === 0) return { name: 'sheets', ok: true, message: `tab "${sheetName}" readable and empty: the header row is written with the first payment` };
+    const expected = [...LEDGER_HEADER];
+    if (header.join('|') !== expected.join('|')) {
+      return { name: 'sheets', ok: false, message: `row 1 of "${sheetName}" is not the ledger header: expected "${expected.join(' | ')}", found "${header.join(' | ')}"` };
+    }
+    return { name: 'sheets', ok: true, message: `tab "${sheetName}" readable; ledger header in place` };
+  } catch (err) {
+    switch (typeOf(err)) {
+      case ErrorType.SheetsAuthFailed:
+        return { name: 'sheets', ok: false, message: `Google refused access: share the spreadsheet with ${serviceAccount} as Editor, or check GOOGLE_APPLICATION_CREDENTIALS (${messageOf(err)})` };
+      case ErrorType.SheetsRequestRejected:
+        return { name: 'sheets', ok: false, message: `Google rejected the read: check GOOGLE_SHEETS_SPREADSHEET_ID and that the tab "${sheetName}" exists (GOOGLE_SHEETS_SHEET_NAME) (${messageOf(err)})` };
+      default:
+        return { name: 'sheets', ok: false, message: `Google did not answer as expected: check GOOGLE_OAUTH_TOKEN_URL / GOOGLE_SHEETS_BASE_URL and the network (${messageOf(err)})` };
+    }
+  }
+}
+
+/** Runs the four checks side by side. */
+export async function runDoctor(config: Config, options: { address: string; probeInvoice?: string }): Promise<DoctorCheck[]> {
+  return Promise.all([checkTemporal(config, options.address), checkTempo(config, options.probeInvoice ?? '0'), checkArmado(config), checkSheets(config)]);
+}

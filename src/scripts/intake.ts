@@ -1,0 +1,44 @@
+// `npm run intake`: the HTTP intake (POST /v1/payments …) on INTAKE_PORT, against TEMPORAL_ADDRESS.
+import { Client, Connection } from '@temporalio/client';
+import { ConfigError, loadDotEnv, loadIntakeConfig } from '../config';
+import { buildPaymentModeTable } from '../domain/payment-modes';
+import { createIntakeServer } from '../intake/server';
+import { DEV_SERVER_PORT } from './ports';
+
+async function main(): Promise<void> {
+  loadDotEnv();
+  let config;
+  try {
+    config = loadIntakeConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n(see README.md "HTTP intake")\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const address = config.temporal.address ?? `127.0.0.1:${DEV_SERVER_PORT}`;
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const server = createIntakeServer({
+    client,
+    token: config.intake.token,
+    start: { taskQueue: config.temporal.taskQueue, defaultDossier: config.defaultDossier, paymentModes: buildPaymentModeTable(config.paymentModes) },
+    log: (entry) => process.stdout.write(`${JSON.stringify(entry)}\n`),
+  });
+  server.listen(config.intake.port, () => {
+    const { port } = server.address() as { port: number };
+    process.stderr.write(`intake listening on :${port} (Temporal ${address}, namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue})\n`);
+  });
+  const stop = () => {
+    server.close(() => void connection.close().finally(() => process.exit(0)));
+    server.closeIdleConnections();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
