@@ -61,9 +61,9 @@ const post = (payload: unknown, extra: Partial<Call> = {}) => call({ body: JSON.
 
 /** Counted by listing: the dev server's SQLite count API over-counts runs whose search attributes changed. */
 async function countRuns(query: string): Promise<number> {
-  let n = 0;
-  for await (const _ of rig.client.workflow.list({ query })) n += 1;
-  return n;
+  const runs = [];
+  for await (const run of rig.client.workflow.list({ query })) runs.push(run.runId);
+  return runs.length;
 }
 const workflowsOnQueue = () => countRuns(`TaskQueue="${rig.taskQueue}"`);
 
