@@ -8,7 +8,7 @@ export { retryArmadoNowSignal, statusQuery, InvoiceNumberKey, PaymentModeKey, Sy
 export { loadConfig, type Config } from './config';
 export { createPaymentWorker } from './worker';
 export { loadCallerConfig, loadIntakeConfig, loadTemporalConfig, type CallerConfig, type IntakeConfig } from './config';
-export { createIntakeServer, INTAKE_MAX_BODY_BYTES, type AccessLogEntry, type IntakeOptions } from './intake/server';
+export { createIntakeServer, INTAKE_MAX_BODY_BYTES, type AccessLogEntry, type IntakeOptions, type IntakeServer } from './intake/server';
 export { runDoctor, type DoctorCheck } from './operations/doctor';
 export { batchReset, resetRun, type BatchResetEntry, type BatchResetOptions } from './operations/reset';
 export type { PaymentSyncMemo } from './domain/run-summary';

@@ -85,8 +85,14 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
-export function createIntakeServer(options: IntakeOptions): Server {
+export interface IntakeServer extends Server {
+  /** Stops accepting, then resolves once every request already received has been answered. */
+  shutdown(): Promise<void>;
+}
+
+export function createIntakeServer(options: IntakeOptions): IntakeServer {
   const limit = options.maxBodyBytes ?? INTAKE_MAX_BODY_BYTES;
+  const inFlight = new Set<Promise<void>>();
 
   async function route(req: IncomingMessage, res: ServerResponse, entry: AccessLogEntry): Promise<void> {
     const method = req.method ?? 'GET';
@@ -146,7 +152,7 @@ export function createIntakeServer(options: IntakeOptions): Server {
       bytesIn: 0,
       remote: req.socket.remoteAddress,
     };
-    route(req, res, entry)
+    const handled = route(req, res, entry)
       .catch((err: unknown) => {
         if (err instanceof HttpError) {
           entry.error = String(err.body.error);
@@ -167,9 +173,19 @@ export function createIntakeServer(options: IntakeOptions): Server {
         entry.status = res.statusCode;
         entry.durationMs = Number(process.hrtime.bigint() - started) / 1e6;
         options.log?.(entry);
+        inFlight.delete(handled);
       });
+    inFlight.add(handled);
   });
   server.requestTimeout = 15_000;
   server.headersTimeout = 10_000;
-  return server;
+  return Object.assign(server, {
+    async shutdown(): Promise<void> {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await Promise.allSettled([...inFlight]);
+      server.closeAllConnections();
+      await closed;
+    },
+  });
 }

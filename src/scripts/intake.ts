@@ -31,8 +31,11 @@ async function main(): Promise<void> {
     process.stderr.write(`intake listening on :${port} (Temporal ${address}, namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue})\n`);
   });
   const stop = () => {
-    server.close(() => void connection.close().finally(() => process.exit(0)));
-    server.closeIdleConnections();
+    // Requests already received are answered (their workflows started) before the process exits.
+    void server
+      .shutdown()
+      .then(() => connection.close())
+      .finally(() => process.exit(0));
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

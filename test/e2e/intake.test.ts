@@ -1,22 +1,22 @@
 // The HTTP intake on a real dev server: status codes, auth, limits, a generated fuzz of malformed payloads
 // (every one refused, nothing started), and a duplicate storm (one workflow, one Armado PUT).
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { request } from 'undici';
 import { buildPaymentModeTable, normalizePaymentMode } from '../../src/domain/payment-modes';
 import { parsePaymentDate } from '../../src/domain/dates';
-import { createIntakeServer, INTAKE_MAX_BODY_BYTES, type AccessLogEntry } from '../../src/intake/server';
+import { createIntakeServer, INTAKE_MAX_BODY_BYTES, type AccessLogEntry, type IntakeServer } from '../../src/intake/server';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
+import { freePort } from '../../src/temporal/dev-server';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
 
 const TOKEN = randomBytes(24).toString('hex');
 let rig: E2E;
-let server: Server;
+let server: IntakeServer;
 let base: string;
 const log: AccessLogEntry[] = [];
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
+  await server?.shutdown();
   await rig?.stop();
 });
 
@@ -237,4 +237,28 @@ test('`npm run intake` refuses to start without INTAKE_TOKEN, and names the vari
   );
   expect(result.code).toBe(1);
   expect(result.stderr).toContain('INTAKE_TOKEN: is required: the intake refuses to start without a bearer token');
+});
+
+test('`npm run intake` as a process: serves with a token, logs JSON lines without it, exits 0 on SIGTERM', async () => {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'intake.js')], {
+    env: { PATH: process.env.PATH, TEMPO_DOSSIER: 'DEMO', TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE: rig.taskQueue, INTAKE_TOKEN: TOKEN, INTAKE_PORT: String(port) },
+    cwd: '/',
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  for (let i = 0; i < 100 && !stderr.includes('intake listening'); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(stderr).toContain(`intake listening on :${port}`);
+  const id = addInvoice(rig.sandboxes, '90300');
+  const res = await request(`http://127.0.0.1:${port}/v1/payments`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(valid(id)) });
+  expect(res.statusCode).toBe(202);
+  await res.body.dump();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as AccessLogEntry);
+  expect(lines).toEqual([expect.objectContaining({ msg: 'http', method: 'POST', path: '/v1/payments', status: 202, workflowId: expect.stringContaining('90300') })]);
+  expect(stdout + stderr).not.toContain(TOKEN);
 });
