@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig, loadIntakeConfig, loadTemporalConfig } from '../../src/config';
 
 const keyFile = join(mkdtempSync(join(tmpdir(), 'cfg-')), 'key.json');
 writeFileSync(keyFile, '{}');
@@ -68,4 +68,35 @@ test('malformed values are named, and secrets never echoed', () => {
 
 test('PAYMENT_MODE_MAP keys are normalized', () => {
   expect(loadConfig({ ...base, PAYMENT_MODE_MAP: '{" LCR ": 9, "Traite": 10}' }).paymentModes).toEqual({ lcr: 9, traite: 10 });
+});
+
+describe('intake and caller configuration', () => {
+  test('the intake needs a token of 16+ characters; every problem is listed, no value echoed', () => {
+    const err = (() => {
+      try {
+        loadIntakeConfig({ INTAKE_TOKEN: 'short-secret', INTAKE_PORT: 'eighty' });
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('expected a ConfigError');
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.problems).toEqual([
+      'TEMPO_DOSSIER: is required',
+      expect.stringMatching(/^INTAKE_PORT: /),
+      'INTAKE_TOKEN: must be at least 16 characters (use a random secret, e.g. `openssl rand -hex 32`)',
+    ]);
+    expect(err.message).not.toContain('short-secret');
+    expect(() => loadIntakeConfig({ TEMPO_DOSSIER: 'D' })).toThrow('INTAKE_TOKEN: is required: the intake refuses to start without a bearer token');
+  });
+
+  test('callers need no API credentials: Temporal, the default dossier and the mode table', () => {
+    expect(loadIntakeConfig({ TEMPO_DOSSIER: 'D', INTAKE_TOKEN: 'x'.repeat(32), PAYMENT_MODE_MAP: '{"LCR": 9}' })).toEqual({
+      temporal: { address: undefined, namespace: 'default', taskQueue: 'payment-sync' },
+      defaultDossier: 'D',
+      paymentModes: { lcr: 9 },
+      intake: { port: 8787, token: 'x'.repeat(32) },
+    });
+    expect(loadTemporalConfig({ TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_NAMESPACE: 'prod' })).toEqual({ address: 'temporal:7233', namespace: 'prod', taskQueue: 'payment-sync' });
+  });
 });
