@@ -6,6 +6,7 @@ import { isValidTimeZone } from './domain/dates';
 import { normalizePaymentMode } from './domain/payment-modes';
 
 export const DEFAULT_TASK_QUEUE = 'payment-sync';
+export const DEFAULT_METRICS_PORT = 9464;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -115,6 +116,16 @@ export const ConfigSchema = z
     LEDGER_ROLLOVER_EVENTS: z.coerce.number().int().min(100).max(40_000).default(4_000),
 
     PAYMENT_MODE_MAP: paymentModeMap,
+
+    METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(DEFAULT_METRICS_PORT),
+    LOG_LEVEL: z
+      .string()
+      .trim()
+      .toUpperCase()
+      .default('INFO')
+      .pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'must be one of TRACE, DEBUG, INFO, WARN, ERROR' })),
+    WORKER_SHUTDOWN_GRACE: duration('30s'),
+    WORKFLOW_BUNDLE: z.string().trim().min(1).optional(),
   });
 
 /** Checked apart from the schema so that it is reported together with every other problem. */
@@ -146,6 +157,14 @@ export interface Config {
     timeoutMs: number;
   };
   ledger: { batchWindowMs: number; maxBatch: number; rolloverAfterEvents: number };
+  worker: {
+    metricsPort: number;
+    logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+    /** How long in-flight activities may run on after SIGTERM before they are cancelled. */
+    shutdownGraceMs: number;
+    /** A workflow bundle built ahead (the container image); otherwise bundled at start. */
+    workflowBundle?: string;
+  };
   paymentModes: Record<string, number>;
 }
 
@@ -257,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.GOOGLE_SHEETS_TIMEOUT * 1000,
     },
     ledger: { batchWindowMs: e.LEDGER_BATCH_WINDOW, maxBatch: e.LEDGER_MAX_BATCH, rolloverAfterEvents: e.LEDGER_ROLLOVER_EVENTS },
+    worker: { metricsPort: e.METRICS_PORT, logLevel: e.LOG_LEVEL, shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE, workflowBundle: e.WORKFLOW_BUNDLE },
     paymentModes: e.PAYMENT_MODE_MAP,
   };
 }

@@ -1,5 +1,5 @@
 // The worker process: connection, worker for both workflows and all activities, clean shutdown on a signal.
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityClients } from './activities';
 import type { Config } from './config';
 
@@ -15,22 +15,35 @@ export interface PaymentWorkerOptions {
 
 export async function createPaymentWorker(options: PaymentWorkerOptions): Promise<Worker> {
   const { config } = options;
+  const bundle = options.workflowBundle ?? (config.worker.workflowBundle ? { codePath: config.worker.workflowBundle } : undefined);
   return Worker.create({
     connection: options.connection,
     namespace: config.temporal.namespace,
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     activities: createActivities(config, options.clients),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('./workflows') }),
+    // On SIGTERM the SDK stops polling at once; activities already running get this long to finish.
+    shutdownGraceTime: config.worker.shutdownGraceMs,
   });
 }
 
-/** Runs until SIGINT/SIGTERM (the SDK's runtime turns them into a graceful shutdown). */
+/**
+ * Runs until SIGINT/SIGTERM: the SDK's runtime turns them into a graceful shutdown (no new tasks, in-flight
+ * activities finish within WORKER_SHUTDOWN_GRACE), after which this resolves and the process can exit 0.
+ */
 export async function runWorker(config: Config, address: string): Promise<void> {
+  const log = Runtime.instance().logger;
   const connection = await NativeConnection.connect({ address });
   try {
     const worker = await createPaymentWorker({ config, connection });
-    process.stderr.write(`worker polling task queue "${config.temporal.taskQueue}" on ${address} (namespace ${config.temporal.namespace})\n`);
+    log.info('worker polling', {
+      taskQueue: config.temporal.taskQueue,
+      namespace: config.temporal.namespace,
+      address,
+      metrics: config.worker.metricsPort > 0 ? `:${config.worker.metricsPort}/metrics` : 'off',
+    });
     await worker.run();
+    log.info('worker stopped', { taskQueue: config.temporal.taskQueue });
   } finally {
     await connection.close();
   }

@@ -3,6 +3,8 @@ import { ErrorType, permanentFailure, transientFailure } from '../domain/errors'
 import { sameArmadoDate } from '../domain/dates';
 import type { ArmadoBill, ArmadoOutcome } from '../domain/payment-sync';
 import type { ArmadoClient } from '../clients/armado';
+import { metrics } from '../metrics';
+import { activityLog } from './log';
 
 export interface UpdateArmadoBillPaymentArgs {
   invoiceNumber: string;
@@ -18,6 +20,8 @@ export function createArmadoActivities(deps: { armado: ArmadoClient }) {
       // Armado's search also returns near matches ("206640" for "20664"): only an exact reference counts.
       const exact = bills.filter((bill) => bill.reference.trim() === args.invoiceNumber);
       if (exact.length === 0) {
+        metrics().billNotFound();
+        activityLog('warn', 'no Armado bill with this reference yet', { invoiceNumber: args.invoiceNumber, nearMatches: bills.length });
         throw transientFailure(
           ErrorType.ArmadoBillNotFound,
           `Armado has no bill with reference ${args.invoiceNumber}` +
@@ -25,13 +29,16 @@ export function createArmadoActivities(deps: { armado: ArmadoClient }) {
         );
       }
       if (exact.length > 1) {
+        metrics().billAmbiguous();
         throw permanentFailure(
           ErrorType.ArmadoBillAmbiguous,
           `Armado has ${exact.length} bills with reference ${args.invoiceNumber} (ids ${exact.map((b) => b.id).join(', ')}); fix them in Armado, then reset the run`,
           { billIds: exact.map((b) => b.id) },
         );
       }
-      return exact[0] as ArmadoBill;
+      const bill = exact[0] as ArmadoBill;
+      activityLog('info', 'Armado bill found', { invoiceNumber: args.invoiceNumber, billId: bill.id });
+      return bill;
     },
 
     /**
@@ -45,9 +52,11 @@ export function createArmadoActivities(deps: { armado: ArmadoClient }) {
         throw transientFailure(ErrorType.ArmadoBillNotFound, `Armado bill ${args.bill.id} (reference ${args.invoiceNumber}) no longer exists`);
       }
       if (bill.paymentType === paymentType && sameArmadoDate(bill.paymentDate, paymentDate)) {
+        activityLog('info', 'Armado bill already carries this payment: nothing sent', { invoiceNumber: args.invoiceNumber, billId: bill.id });
         return { status: 'already-up-to-date', billId: bill.id, paymentType, paymentDate };
       }
       await deps.armado.updateBillPayment(bill.id, { paymentType, paymentDate }, args.invoiceNumber);
+      activityLog('info', 'Armado bill marked paid', { invoiceNumber: args.invoiceNumber, billId: bill.id, paymentType, paymentDate });
       return { status: 'updated', billId: bill.id, paymentType, paymentDate };
     },
   };

@@ -50,6 +50,7 @@ export function createSheetsActivities(deps: SheetsActivityDeps) {
           `could not queue the ledger row of invoice ${row.invoiceNumber}: ${err instanceof Error ? err.message : String(err)}`,
         );
       }
+      ctx.log.info('ledger row queued with the spreadsheet writer', { invoiceNumber: row.invoiceNumber, ledgerStatus: row.status });
       throw new CompleteAsyncError();
     },
 
@@ -122,6 +123,7 @@ export function createSheetsActivities(deps: SheetsActivityDeps) {
         results[row.invoiceNumber] = { status, row: rowNumber };
       }
       await deps.sheets.batchUpdate(spreadsheetId, data);
+      Context.current().log.info('ledger rows written', { rows: args.rows.length, invoices: args.rows.map((r) => r.invoiceNumber).slice(0, 50) });
       return results;
     },
   };

@@ -5,6 +5,7 @@ import { parsePaymentInput, type PaymentSyncInput } from '../domain/payment-inpu
 import { resolvePaymentMode, type PaymentModeTable } from '../domain/payment-modes';
 import type { ConfirmedPayment, InvoiceStatus } from '../domain/payment-sync';
 import type { TempoClient } from '../clients/tempo';
+import { activityLog } from './log';
 
 export interface TempoActivityDeps {
   tempo: TempoClient;
@@ -32,6 +33,7 @@ export function createTempoActivities(deps: TempoActivityDeps) {
       const date = parsePaymentDate(input.paymentDate);
       if (!date) throw permanentFailure(ErrorType.InvalidPaymentInput, `paymentDate "${input.paymentDate}" is not a valid date`);
       const wallClock = toWallClock(date, deps.timeZone);
+      activityLog('info', 'Tempo confirmed the payment', { invoiceNumber: input.invoiceNumber, paymentMode: mode, paymentType });
       return {
         invoiceNumber: input.invoiceNumber,
         dossier: input.dossier ?? deps.defaultDossier,
@@ -45,7 +47,9 @@ export function createTempoActivities(deps: TempoActivityDeps) {
     },
 
     async checkInvoiceFullyPaid(args: { dossier: string; invoiceNumber: string }): Promise<InvoiceStatus> {
-      return deps.tempo.getInvoice(args.dossier, args.invoiceNumber);
+      const status = await deps.tempo.getInvoice(args.dossier, args.invoiceNumber);
+      activityLog('info', status.fullyPaid ? 'invoice fully paid in Tempo' : 'invoice partially paid in Tempo', { invoiceNumber: args.invoiceNumber, dossier: args.dossier });
+      return status;
     },
   };
 }

@@ -1,6 +1,7 @@
 // One HTTP exchange over undici: timeouts, JSON bodies, and the failures every API shares (network, 429, 5xx).
 import { errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { ErrorType, transientFailure } from '../domain/errors';
+import { metrics, type ApiSystem } from '../metrics';
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT';
@@ -54,6 +55,8 @@ export async function send(system: string, req: HttpRequest): Promise<HttpRespon
   }
   const target = describeTarget(req.method, req.url);
   const deadline = AbortSignal.timeout(req.timeoutMs);
+  const started = performance.now();
+  const api = metricsSystem(system);
   try {
     const res = await request(req.url, {
       method: req.method,
@@ -73,6 +76,8 @@ export async function send(system: string, req: HttpRequest): Promise<HttpRespon
         parsed = text;
       }
     }
+    metrics().apiRequest(api, res.statusCode, performance.now() - started);
+    if (res.statusCode === 401 || res.statusCode === 403) metrics().authFailure(api);
     return {
       status: res.statusCode,
       headers: res.headers,
@@ -85,11 +90,17 @@ export async function send(system: string, req: HttpRequest): Promise<HttpRespon
       err instanceof undiciErrors.HeadersTimeoutError ||
       err instanceof undiciErrors.BodyTimeoutError ||
       (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
+    metrics().apiRequest(api, timedOut ? 'timeout' : 'network-error', performance.now() - started);
     const reason = timedOut
       ? `timed out after ${req.timeoutMs / 1000}s`
       : `failed: ${err instanceof Error ? ((err as { code?: string }).code ?? err.name) : 'network error'}`;
     throw transientFailure(ErrorType.ExternalApiUnavailable, `${system} ${target} ${reason}`);
   }
+}
+
+function metricsSystem(system: string): ApiSystem {
+  const s = system.toLowerCase();
+  return s.includes('sheets') || s.includes('google') ? 'sheets' : s.includes('armado') ? 'armado' : 'tempo';
 }
 
 /** The failures that mean the same thing for every API: rate limiting and server trouble. */

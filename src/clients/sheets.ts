@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { ErrorType, permanentFailure, transientFailure } from '../domain/errors';
 import { bodyMessage, send, sharedStatusFailure, type HttpResponse } from './http';
+import { metrics } from '../metrics';
 
 export const GOOGLE_DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 const SCOPE = 'https://www.googleapis.com/auth/spreadsheets';
@@ -117,6 +118,7 @@ export class SheetsClient {
       const status = e.response?.status ?? e.status;
       const code = typeof e.response?.data?.error === 'string' ? `: ${e.response.data.error}` : '';
       if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
+        metrics().authFailure('sheets');
         throw permanentFailure(
           ErrorType.SheetsAuthFailed,
           `Google OAuth refused the service-account credentials (HTTP ${status}${code}); check GOOGLE_APPLICATION_CREDENTIALS`,

@@ -37,6 +37,8 @@ export interface RecordedRequest {
   path: string;
   status: number | 'hang';
   at: number;
+  /** The query string, e.g. `?reference=20664`. */
+  query: string;
 }
 
 export type Handler = (req: SandboxRequest) => SandboxResponse | Promise<SandboxResponse>;
@@ -45,6 +47,8 @@ const MAX_BODY = 5 * 1024 * 1024;
 
 export class SandboxServer {
   readonly requests: RecordedRequest[] = [];
+  /** Requests as they arrive, before latency and faults: what a client has in flight. */
+  readonly arrivals: Omit<RecordedRequest, 'status'>[] = [];
   latencyMs = 0;
   private faults: (Fault & { remaining: number })[] = [];
   private server?: Server;
@@ -113,7 +117,8 @@ export class SandboxServer {
 
     if (url.pathname.startsWith('/_sandbox/')) return this.control(method, url.pathname, rawBody, res);
 
-    const record = (status: number | 'hang') => this.requests.push({ method, path: url.pathname, status, at: Date.now() });
+    this.arrivals.push({ method, path: url.pathname, query: url.search, at: Date.now() });
+    const record = (status: number | 'hang') => this.requests.push({ method, path: url.pathname, query: url.search, status, at: Date.now() });
     if (this.latencyMs > 0) await delay(this.latencyMs);
     const fault = this.takeFault(method, url.pathname);
     if (fault?.delayMs) await delay(fault.delayMs);

@@ -1,6 +1,7 @@
 // `npm start` / `npm run worker`: the worker, plus the embedded dev server when TEMPORAL_ADDRESS is unset.
 import { join } from 'node:path';
 import { ConfigError, loadConfig, loadDotEnv } from '../config';
+import { installObservability } from '../observability';
 import { PROJECT_ROOT } from '../temporal/binaries';
 import { startDevServer } from '../temporal/dev-server';
 import { runWorker } from '../worker';
@@ -19,6 +20,12 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Before anything touches the SDK runtime (the dev server does): JSON logs and the metrics endpoint.
+  installObservability({
+    logLevel: config.worker.logLevel,
+    metricsPort: config.worker.metricsPort > 0 ? config.worker.metricsPort : undefined,
+    secrets: [config.tempo.password, config.armado.apiKey],
+  });
   const workerOnly = process.argv.includes('--worker-only');
   if (config.temporal.address || workerOnly) {
     await runWorker(config, config.temporal.address ?? `127.0.0.1:${DEV_SERVER_PORT}`);

@@ -3,6 +3,8 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
+  log,
+  metricMeter,
   patched,
   proxyActivities,
   setHandler,
@@ -13,6 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ErrorType, NON_RETRYABLE_TYPES } from '../domain/errors';
+import { METRIC } from '../metrics';
 import { parsePaymentInput, type PaymentSyncInput } from '../domain/payment-input';
 import { normalizePaymentMode } from '../domain/payment-modes';
 import { completedMemo, failedMemo, runningMemo, type PaymentFacts, type PaymentSyncMemo } from '../domain/run-summary';
@@ -106,9 +109,15 @@ export async function paymentSyncWorkflow(rawInput: PaymentSyncInput): Promise<P
   };
   setMemo(runningMemo(facts));
 
-  const setOutcome = (outcome: SyncOutcome) => {
+  const setOutcome = (outcome: SyncOutcome, failureType?: string) => {
     status.outcome = outcome;
     upsertSearchAttributes([{ key: SyncOutcomeKey, value: outcome }]);
+    if (outcome === 'running') return;
+    // Neither the counter nor the log line is emitted when a worker replays this history.
+    metricMeter.createCounter(METRIC.payments, '', 'Payment syncs that ended, by outcome and failure type').add(1, { outcome, failure_type: failureType ?? 'none' });
+    const meta = { invoiceNumber, outcome, ...(failureType ? { failureType } : {}) };
+    if (outcome === 'failed') log.warn('payment sync failed', meta);
+    else log.info('payment sync finished', meta);
   };
   upsertSearchAttributes([
     ...(invoiceNumber ? [{ key: InvoiceNumberKey, value: invoiceNumber }] : []),
@@ -135,7 +144,7 @@ export async function paymentSyncWorkflow(rawInput: PaymentSyncInput): Promise<P
 
   /** Fails the run with one ApplicationFailure naming the invoice and every failed step. */
   function failRun(failures: StepFailure[]): never {
-    setOutcome('failed');
+    setOutcome('failed', failures[0]?.type);
     setMemo(failedMemo(facts, failures));
     status.currentStep = 'done';
     const first = failures[0] as StepFailure;
@@ -155,7 +164,7 @@ export async function paymentSyncWorkflow(rawInput: PaymentSyncInput): Promise<P
     input = parsePaymentInput(rawInput);
   } catch (err) {
     status.steps.confirmTempoUpdate = { state: 'failed', errorType: ErrorType.InvalidPaymentInput, message: (err as Error).message };
-    setOutcome('failed');
+    setOutcome('failed', ErrorType.InvalidPaymentInput);
     setMemo(failedMemo(facts, [{ step: 'confirmTempoUpdate', type: ErrorType.InvalidPaymentInput, message: (err as Error).message }]));
     throw err;
   }

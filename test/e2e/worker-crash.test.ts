@@ -27,7 +27,7 @@ afterAll(async () => {
   await sandboxes?.stop();
 });
 
-/** `npm run worker` as a real process (the build from global setup), ready once it says it polls. */
+/** `npm run worker` as a real process (the build from global setup), ready once it logs that it polls. */
 async function startWorkerProcess(): Promise<ChildProcess> {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'start.js'), '--worker-only'], {
     env: {
@@ -38,17 +38,20 @@ async function startWorkerProcess(): Promise<ChildProcess> {
       LEDGER_BATCH_WINDOW: '200ms',
       // The bill is missing at first; the run waits an hour unless told to look again.
       ARMADO_BILL_RETRY_INTERVAL: '1h',
+      METRICS_PORT: '0',
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
-  let stderr = '';
+  let output = '';
   await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('worker polling task queue')) resolve();
-    });
-    child.on('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before polling:\n${stderr}`)));
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('"msg":"worker polling"')) resolve();
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    child.on('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before polling:\n${output}`)));
   });
   return child;
 }

@@ -1,0 +1,224 @@
+// The worker as a real process (the build, as in the container): its Prometheus /metrics after real runs,
+// its JSON log lines (none carrying a secret), and a graceful SIGTERM while an activity is in flight.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { request } from 'undici';
+import { startPaymentSync } from '../../src/client/payment-sync-client';
+import { startSandboxes, type Sandboxes } from '../../src/sandbox';
+import { PROJECT_ROOT } from '../../src/temporal/binaries';
+import { freePort } from '../../src/temporal/dev-server';
+import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
+import { addInvoice } from '../helpers/e2e';
+
+const { EventType } = temporal.api.enums.v1;
+let sandboxes: Sandboxes;
+let connection: Connection;
+let client: Client;
+const taskQueue = `observability-${randomUUID()}`;
+
+interface WorkerProcess {
+  child: ChildProcess;
+  output: () => string;
+  metricsPort: number;
+}
+const workers: WorkerProcess[] = [];
+
+async function startWorker(env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const metricsPort = await freePort();
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'start.js'), '--worker-only'], {
+    env: {
+      PATH: process.env.PATH,
+      ...sandboxes.env,
+      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      LEDGER_BATCH_WINDOW: '200ms',
+      ARMADO_BILL_RETRY_INTERVAL: '1h',
+      METRICS_PORT: String(metricsPort),
+      LOG_LEVEL: 'INFO',
+      ...env,
+    },
+    cwd: '/',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const worker = { child, output: () => output, metricsPort };
+  workers.push(worker);
+  await new Promise<void>((resolve, reject) => {
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('"msg":"worker polling"')) resolve();
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    child.on('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before polling:\n${output}`)));
+  });
+  return worker;
+}
+
+beforeAll(async () => {
+  sandboxes = await startSandboxes({ spreadsheetId: `obs-${randomUUID().slice(0, 8)}` });
+  connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS as string });
+  client = new Client({ connection });
+});
+afterAll(async () => {
+  for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+  await connection?.close();
+  await sandboxes?.stop();
+});
+
+const start = (invoiceNumber: string, extra: Record<string, unknown> = {}) =>
+  startPaymentSync(
+    client,
+    { invoiceNumber, paymentMode: 'virement', paymentDate: '2024-01-15', tempoStatus: 200, amount: 10, ...extra },
+    { taskQueue, defaultDossier: sandboxes.env.TEMPO_DOSSIER as string },
+  );
+
+async function until(check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `name{labels} value` lines of a Prometheus text exposition, as a lookup. */
+function parseMetrics(text: string): (name: string, labels?: Record<string, string>) => number {
+  const samples = text
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const m = /^([a-zA-Z_:][\w:]*)(\{(.*)\})? (\S+)/.exec(l);
+      const labels = Object.fromEntries([...(m?.[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+      return { name: m?.[1] ?? '', labels, value: Number(m?.[4]) };
+    });
+  return (name, labels = {}) =>
+    samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+}
+
+describe('a worker process', () => {
+  let worker: WorkerProcess;
+  let metricsText = '';
+  beforeAll(async () => {
+    worker = await startWorker();
+    // Synced ×2, partially paid ×1, ambiguous ×1, Armado key refused ×1, a bill found only after two searches.
+    const synced = [addInvoice(sandboxes, '93001'), addInvoice(sandboxes, '93002')];
+    const partial = addInvoice(sandboxes, '93003', { fullyPaid: false });
+    const ambiguous = addInvoice(sandboxes, '93004', { bills: 2 });
+    const late = addInvoice(sandboxes, '93005', { bills: 0 });
+    const runs = await Promise.all([...synced, partial, ambiguous].map((id) => start(id)));
+    const lateRun = await start(late);
+    await Promise.all(runs.map((r) => r.handle.result().catch(() => undefined)));
+    await until(async () => (await lateRun.handle.query(statusQuery)).steps.findArmadoBill.state === 'waiting');
+    await lateRun.handle.signal(retryArmadoNowSignal);
+    const searchesOfLate = () => sandboxes.armado.server.requests.filter((r) => r.method === 'GET' && r.query === `?reference=${late}`).length;
+    await until(() => searchesOfLate() === 2);
+    sandboxes.armado.addBill(late);
+    await lateRun.handle.signal(retryArmadoNowSignal);
+    await lateRun.handle.result();
+
+    const goodKey = sandboxes.armado.apiKey;
+    sandboxes.armado.apiKey = 'rotated';
+    const refused = await start(addInvoice(sandboxes, '93006'));
+    await refused.handle.result().catch(() => undefined);
+    sandboxes.armado.apiKey = goodKey;
+
+    // The exporter publishes on its own schedule: wait until the last outcome shows.
+    await until(async () => {
+      const res = await request(`http://127.0.0.1:${worker.metricsPort}/metrics`);
+      metricsText = await res.body.text();
+      return parseMetrics(metricsText)('tempo_armado_sync_payments', { outcome: 'failed', failure_type: 'ArmadoAuthFailed' }) === 1;
+    });
+  });
+
+  afterAll(async () => {
+    // Its own exit, so that the SIGTERM test below has the task queue to itself.
+    const exited = new Promise((resolve) => worker.child.once('exit', resolve));
+    worker.child.kill('SIGTERM');
+    await exited;
+  });
+
+  test('/metrics has the SDK metrics and the business counters with the right values', () => {
+    const metric = parseMetrics(metricsText);
+    expect(metricsText).toMatch(/^temporal_workflow_completed\{/m); // the SDK's own
+    expect(metric('tempo_armado_sync_payments', { outcome: 'synced' })).toBe(3);
+    expect(metric('tempo_armado_sync_payments', { outcome: 'partially-paid' })).toBe(1);
+    expect(metric('tempo_armado_sync_payments', { outcome: 'failed', failure_type: 'ArmadoBillAmbiguous' })).toBe(1);
+    expect(metric('tempo_armado_sync_payments', { outcome: 'failed', failure_type: 'ArmadoAuthFailed' })).toBe(1);
+    expect(metric('tempo_armado_sync_armado_bill_ambiguous')).toBe(1);
+    expect(metric('tempo_armado_sync_armado_bill_not_found')).toBe(2);
+    expect(metric('tempo_armado_sync_auth_failures', { system: 'armado' })).toBe(1);
+    expect(metric('tempo_armado_sync_auth_failures', { system: 'tempo' })).toBe(0);
+    // Latency per system: one histogram sample per HTTP call.
+    expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'tempo', status: '200' })).toBe(6);
+    expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'armado', status: '401' })).toBe(1);
+    expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'armado', status: '200' })).toBe(sandboxes.armado.server.count('GET', '/v1/bill') + sandboxes.armado.server.count('PUT', '/v1/bill') - 1);
+    expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'sheets' })).toBe(
+      sandboxes.google.server.count('GET', '/v4/') + sandboxes.google.server.count('POST', '/v4/'),
+    );
+    expect(metric('tempo_armado_sync_api_request_duration_bucket', { system: 'tempo', le: '+Inf' })).toBe(6);
+  });
+
+  test('every log line is one JSON object; activity lines carry workflowId, runId, invoice, activity, attempt', () => {
+    const lines = worker.output().trim().split('\n');
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.every((e) => typeof e.time === 'string' && typeof e.level === 'string' && typeof e.msg === 'string')).toBe(true);
+    const marked = entries.find((e) => e.msg === 'Armado bill marked paid' && e.invoice === '93001');
+    expect(marked).toMatchObject({ level: 'INFO', workflowId: expect.stringMatching(/^payment-sync-DEMO-93001-/), runId: expect.any(String), activity: 'updateArmadoBillPayment', attempt: 1, billId: expect.any(String) });
+    expect(entries.find((e) => e.msg === 'payment sync failed' && e.invoice === '93004')).toMatchObject({ level: 'WARN', workflowId: expect.any(String), runId: expect.any(String), failureType: 'ArmadoBillAmbiguous' });
+    expect(entries.filter((e) => e.msg === 'no Armado bill with this reference yet' && e.invoice === '93005')).toHaveLength(2);
+  });
+
+  test('no secret in any log line', () => {
+    const out = worker.output();
+    const { username, password } = sandboxes.tempo.credentials;
+    const privateKey = (JSON.parse(readFileSync(sandboxes.env.GOOGLE_APPLICATION_CREDENTIALS as string, 'utf8')) as { private_key: string }).private_key;
+    for (const secret of [password, sandboxes.armado.apiKey, 'rotated', Buffer.from(`${username}:${password}`).toString('base64'), ...privateKey.split('\n').filter((l) => l.length > 20)]) {
+      expect(out).not.toContain(secret);
+    }
+    expect(out).not.toMatch(/Bearer [A-Za-z0-9._-]{10,}/);
+    expect(out).not.toContain('"taskToken"');
+  });
+});
+
+test('SIGTERM: polling stops, the activity in flight finishes, the process exits 0', async () => {
+  const worker = await startWorker({ WORKER_SHUTDOWN_GRACE: '20s' });
+  const id = addInvoice(sandboxes, '93101');
+  sandboxes.armado.server.latencyMs = 1_500; // the Armado steps take a few seconds
+  try {
+    const { handle } = await start(id);
+    // Stop while the PUT is on the wire (Armado answers 1.5 s later).
+    const billPath = `/v1/bill/${sandboxes.armado.billsWithReference(id)[0]!.id}`;
+    await until(() => sandboxes.armado.server.arrivals.some((r) => r.method === 'PUT' && r.path === billPath));
+    const exited = new Promise<number | null>((resolve) => worker.child.once('exit', (code) => resolve(code)));
+    const stoppedAt = Date.now();
+    worker.child.kill('SIGTERM');
+    // A payment started now must not be picked up by the stopping worker.
+    const after = await start(addInvoice(sandboxes, '93102'));
+    expect(await exited).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(20_000);
+    expect(sandboxes.armado.putsFor(id)).toBe(1); // the in-flight PUT was allowed to finish
+    expect(worker.output()).toContain('"msg":"worker stopped"');
+
+    const events = (await handle.fetchHistory()).events ?? [];
+    const put = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updateArmadoBillPayment');
+    const completed = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED && Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === Number(put?.eventId));
+    expect(completed).toHaveLength(1);
+    const pid = String(worker.child.pid);
+    const afterEvents = (await after.handle.fetchHistory()).events ?? [];
+    expect(afterEvents.some((e) => (e.workflowTaskStartedEventAttributes?.identity ?? '').startsWith(`${pid}@`))).toBe(false);
+
+    // A new worker finishes both runs.
+    sandboxes.armado.server.latencyMs = 0;
+    const next = await startWorker();
+    await expect(handle.result()).resolves.toMatchObject({ outcome: 'synced' });
+    await expect(after.handle.result()).resolves.toMatchObject({ outcome: 'synced' });
+    expect(sandboxes.armado.putsFor(id)).toBe(1);
+    next.child.kill('SIGTERM');
+  } finally {
+    sandboxes.armado.server.latencyMs = 0;
+  }
+});
