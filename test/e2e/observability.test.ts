@@ -35,6 +35,8 @@ async function startWorker(env: Record<string, string> = {}): Promise<WorkerProc
       ...sandboxes.env,
       TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
       TEMPORAL_TASK_QUEUE: taskQueue,
+      // The pre-built bundle, as in the container image: no bundling at start.
+      WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
       LEDGER_BATCH_WINDOW: '200ms',
       ARMADO_BILL_RETRY_INTERVAL: '1h',
       METRICS_PORT: String(metricsPort),
@@ -170,6 +172,20 @@ describe('a worker process', () => {
     expect(marked).toMatchObject({ level: 'INFO', workflowId: expect.stringMatching(/^payment-sync-DEMO-93001-/), runId: expect.any(String), activity: 'updateArmadoBillPayment', attempt: 1, billId: expect.any(String) });
     expect(entries.find((e) => e.msg === 'payment sync failed' && e.invoice === '93004')).toMatchObject({ level: 'WARN', workflowId: expect.any(String), runId: expect.any(String), failureType: 'ArmadoBillAmbiguous' });
     expect(entries.filter((e) => e.msg === 'no Armado bill with this reference yet' && e.invoice === '93005')).toHaveLength(2);
+  });
+
+  test('the container health check passes against this worker, and fails where nothing listens', async () => {
+    const check = (port: number) =>
+      new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'healthcheck.js'), 'worker'], { env: { PATH: process.env.PATH, METRICS_PORT: String(port) } });
+        child.once('exit', (code) => resolve(code ?? 1));
+      });
+    expect(await check(worker.metricsPort)).toBe(0);
+    expect(await check(await freePort())).toBe(1);
+  });
+
+  test('the worker ran the pre-built bundle (WORKFLOW_BUNDLE) instead of bundling at start', () => {
+    expect(worker.output()).not.toMatch(/webpack|bundle created|Workflow bundle/i);
   });
 
   test('no secret in any log line', () => {

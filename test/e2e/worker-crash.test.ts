@@ -35,6 +35,8 @@ async function startWorkerProcess(): Promise<ChildProcess> {
       ...sandboxes.env,
       TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
       TEMPORAL_TASK_QUEUE: taskQueue,
+      // The pre-built bundle, as in the container image: no bundling at start.
+      WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
       LEDGER_BATCH_WINDOW: '200ms',
       // The bill is missing at first; the run waits an hour unless told to look again.
       ARMADO_BILL_RETRY_INTERVAL: '1h',

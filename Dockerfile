@@ -1,0 +1,32 @@
+# tempo-armado-sync: one image for the worker (default command) and the HTTP intake.
+# Not built on the development machines (no Docker engine there); test/unit/deployment.test.ts checks it.
+
+# --- build: compile, bundle the workflows once, then keep production dependencies only ---
+FROM node:20.18.1-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# The lock guides the install (npm ci would reject it: see .ci/run).
+RUN npm install --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build \
+ && node dist/src/scripts/bundle-workflows.js dist/workflow-bundle.js \
+ && npm prune --omit=dev --no-audit --no-fund
+
+# --- runtime: no compiler, no dev dependencies, not root ---
+FROM node:20.18.1-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
+    METRICS_PORT=9464 \
+    INTAKE_PORT=8787
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 9464 8787
+# The worker answers on its metrics port; the intake service overrides this with `healthcheck.js intake`.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["node", "dist/src/scripts/healthcheck.js", "worker"]
+# SIGTERM reaches node directly (exec form): in-flight activities finish within WORKER_SHUTDOWN_GRACE.
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/src/scripts/start.js", "--worker-only"]

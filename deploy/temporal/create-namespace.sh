@@ -1,0 +1,19 @@
+#!/bin/sh
+# Creates the namespace and registers the search attributes of DESIGN §2. Idempotent.
+set -eu
+: "${TEMPORAL_ADDRESS:?}"
+NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
+
+until temporal operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; do echo "waiting for Temporal"; sleep 2; done
+temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" >/dev/null 2>&1 \
+  || temporal operator namespace create --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" --retention "${TEMPORAL_RETENTION:-30d}"
+# A new namespace takes a few seconds to reach every part of the server.
+until temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" >/dev/null 2>&1; do sleep 1; done
+for attribute in InvoiceNumber PaymentMode SyncOutcome; do
+  if temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" | grep -qw "$attribute"; then
+    echo "search attribute $attribute already registered"
+  else
+    temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" --name "$attribute" --type Keyword
+  fi
+done
+echo "namespace $NAMESPACE ready with InvoiceNumber, PaymentMode, SyncOutcome"
