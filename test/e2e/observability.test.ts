@@ -2,7 +2,7 @@
 // its JSON log lines (none carrying a secret), and a graceful SIGTERM while an activity is in flight.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -144,6 +144,8 @@ describe('a worker process', () => {
   });
 
   test('/metrics has the SDK metrics and the business counters with the right values', () => {
+    mkdirSync(join(PROJECT_ROOT, 'test-artifacts'), { recursive: true });
+    writeFileSync(join(PROJECT_ROOT, 'test-artifacts', 'worker-metrics.txt'), metricsText);
     const metric = parseMetrics(metricsText);
     expect(metricsText).toMatch(/^temporal_workflow_completed\{/m); // the SDK's own
     expect(metric('tempo_armado_sync_payments', { outcome: 'synced' })).toBe(3);
