@@ -1,6 +1,6 @@
 // The worker as a real process (the build, as in the container): its Prometheus /metrics after real runs,
 // its JSON log lines (none carrying a secret), and a graceful SIGTERM while an activity is in flight.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { freePort } from '../../src/temporal/dev-server';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import { addInvoice } from '../helpers/e2e';
+import { killWorkerProcesses, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
 const { EventType } = temporal.api.enums.v1;
 let sandboxes: Sandboxes;
@@ -20,45 +21,14 @@ let connection: Connection;
 let client: Client;
 const taskQueue = `observability-${randomUUID()}`;
 
-interface WorkerProcess {
-  child: ChildProcess;
-  output: () => string;
+interface MeteredWorker extends WorkerProcess {
   metricsPort: number;
 }
-const workers: WorkerProcess[] = [];
 
-async function startWorker(env: Record<string, string> = {}): Promise<WorkerProcess> {
+async function startWorker(env: Record<string, string> = {}): Promise<MeteredWorker> {
   const metricsPort = await freePort();
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'start.js'), '--worker-only'], {
-    env: {
-      PATH: process.env.PATH,
-      ...sandboxes.env,
-      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      // The pre-built bundle, as in the container image: no bundling at start.
-      WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
-      LEDGER_BATCH_WINDOW: '200ms',
-      ARMADO_BILL_RETRY_INTERVAL: '1h',
-      METRICS_PORT: String(metricsPort),
-      LOG_LEVEL: 'INFO',
-      ...env,
-    },
-    cwd: '/',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const worker = { child, output: () => output, metricsPort };
-  workers.push(worker);
-  await new Promise<void>((resolve, reject) => {
-    const collect = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('"msg":"worker polling"')) resolve();
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    child.on('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before polling:\n${output}`)));
-  });
-  return worker;
+  const worker = await startWorkerProcess(sandboxes, taskQueue, { ARMADO_BILL_RETRY_INTERVAL: '1h', METRICS_PORT: String(metricsPort), LOG_LEVEL: 'INFO', ...env });
+  return { ...worker, metricsPort };
 }
 
 beforeAll(async () => {
@@ -67,7 +37,7 @@ beforeAll(async () => {
   client = new Client({ connection });
 });
 afterAll(async () => {
-  for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+  killWorkerProcesses();
   await connection?.close();
   await sandboxes?.stop();
 });
@@ -102,7 +72,7 @@ function parseMetrics(text: string): (name: string, labels?: Record<string, stri
 }
 
 describe('a worker process', () => {
-  let worker: WorkerProcess;
+  let worker: MeteredWorker;
   let metricsText = '';
   beforeAll(async () => {
     worker = await startWorker();

@@ -1,20 +1,17 @@
 // A worker process killed with SIGKILL after the ledger step and before the Armado steps, then restarted:
 // the run completes with exactly one ledger row and one Armado PUT.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startPaymentSync } from '../../src/client/payment-sync-client';
 import { startSandboxes, type Sandboxes } from '../../src/sandbox';
-import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import type { PaymentSyncStatus } from '../../src/domain/payment-sync';
+import { killWorkerProcesses, startWorkerProcess } from '../helpers/worker-process';
 
 let sandboxes: Sandboxes;
 let connection: Connection;
 let client: Client;
 const taskQueue = `crash-${randomUUID()}`;
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   sandboxes = await startSandboxes({ spreadsheetId: `crash-${randomUUID().slice(0, 8)}` });
@@ -22,41 +19,10 @@ beforeAll(async () => {
   client = new Client({ connection });
 });
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killWorkerProcesses();
   await connection?.close();
   await sandboxes?.stop();
 });
-
-/** `npm run worker` as a real process (the build from global setup), ready once it logs that it polls. */
-async function startWorkerProcess(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'start.js'), '--worker-only'], {
-    env: {
-      PATH: process.env.PATH,
-      ...sandboxes.env,
-      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      // The pre-built bundle, as in the container image: no bundling at start.
-      WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
-      LEDGER_BATCH_WINDOW: '200ms',
-      // The bill is missing at first; the run waits an hour unless told to look again.
-      ARMADO_BILL_RETRY_INTERVAL: '1h',
-      METRICS_PORT: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const collect = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('"msg":"worker polling"')) resolve();
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    child.on('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before polling:\n${output}`)));
-  });
-  return child;
-}
 
 async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -70,7 +36,9 @@ test('SIGKILL between the ledger and Armado steps, restart: one ledger row, one 
   const invoice = '70001';
   sandboxes.tempo.addInvoice(invoice, 250);
   sandboxes.tempo.invoice(invoice)!.RegleeTotale = 'OUI';
-  const first = await startWorkerProcess();
+  // The bill is missing at first; the run waits an hour unless told to look again.
+  const worker = { ARMADO_BILL_RETRY_INTERVAL: '1h' };
+  const { child: first } = await startWorkerProcess(sandboxes, taskQueue, worker);
   const { handle } = await startPaymentSync(
     client,
     { invoiceNumber: invoice, paymentMode: 'virement', paymentDate: '2024-03-01', tempoStatus: 200, amount: 250 },
@@ -89,7 +57,7 @@ test('SIGKILL between the ledger and Armado steps, restart: one ledger row, one 
   // While no worker runs, Armado gets its bill; then a new worker process takes over the run.
   sandboxes.armado.addBill(invoice);
   const ledgerWritesBefore = sandboxes.google.server.count('POST', `/v4/spreadsheets/${sandboxes.spreadsheetId}/values:batchUpdate`);
-  await startWorkerProcess();
+  await startWorkerProcess(sandboxes, taskQueue, worker);
   await handle.signal(retryArmadoNowSignal);
   const result = await handle.result();
 

@@ -1,0 +1,49 @@
+// `npm run worker` as a real process (the build and bundle from global setup, as in the container image).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Sandboxes } from '../../src/sandbox';
+import { PROJECT_ROOT } from '../../src/temporal/binaries';
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** Everything it wrote so far, stdout and stderr. */
+  output(): string;
+}
+
+const started: ChildProcess[] = [];
+
+/** Starts a worker against the test dev server and the sandboxes; resolves once it logs that it polls. */
+export async function startWorkerProcess(sandboxes: Sandboxes, taskQueue: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'start.js'), '--worker-only'], {
+    env: {
+      PATH: process.env.PATH,
+      ...sandboxes.env,
+      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      // The pre-built bundle, as in the container image: no bundling at start.
+      WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
+      LEDGER_BATCH_WINDOW: '200ms',
+      METRICS_PORT: '0',
+      ...env,
+    },
+    cwd: '/',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.push(child);
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('"msg":"worker polling"')) resolve();
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    child.on('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before polling:\n${output}`)));
+  });
+  return { child, output: () => output };
+}
+
+/** For afterAll: no worker outlives its test file. */
+export function killWorkerProcesses(): void {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
