@@ -14,8 +14,8 @@ import {
   validatePaymentSyncInput,
   type PaymentSyncView,
 } from './client/payment-sync-client';
-import { ConfigError, loadCallerConfig, loadConfig, loadDotEnv, loadTemporalConfig, type Config } from './config';
-import { BUILT_IN_PAYMENT_MODES, buildPaymentModeTable } from './domain/payment-modes';
+import { ConfigError, loadCallerConfig, loadConfig, loadDotEnv, loadPaymentModeMap, loadTemporalConfig, type Config } from './config';
+import { BUILT_IN_PAYMENT_MODES, buildPaymentModeTable, normalizePaymentMode } from './domain/payment-modes';
 import { runDoctor } from './operations/doctor';
 import { batchReset, batchResetQuery, DEFAULT_RESET_QUERY, type BatchResetEntry } from './operations/reset';
 import { DEV_SERVER_PORT } from './scripts/ports';
@@ -118,9 +118,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   switch (command) {
     case 'modes': {
-      const { paymentModes } = loadCallerConfig({ TEMPO_DOSSIER: 'unused', ...io.env });
-      const table = [...buildPaymentModeTable(paymentModes)].sort(([a, x], [b, y]) => x - y || a.localeCompare(b));
-      const builtIn = new Set(Object.keys(BUILT_IN_PAYMENT_MODES).map((m) => m.normalize('NFD').replace(/\p{Diacritic}/gu, '')));
+      const table = [...buildPaymentModeTable(loadPaymentModeMap(io.env))].sort(([a, x], [b, y]) => x - y || a.localeCompare(b));
+      const builtIn = new Set(Object.keys(BUILT_IN_PAYMENT_MODES).map(normalizePaymentMode));
       print(Object.fromEntries(table), table.map(([mode, type]) => `${mode.padEnd(14)} ${type}${builtIn.has(mode) ? '' : '   (PAYMENT_MODE_MAP)'}`));
       return 0;
     }

@@ -212,6 +212,11 @@ export function loadCallerConfig(env: NodeJS.ProcessEnv = process.env): CallerCo
   };
 }
 
+/** PAYMENT_MODE_MAP alone (normalised mode → Armado paymentType), for tools that only list modes. */
+export function loadPaymentModeMap(env: NodeJS.ProcessEnv = process.env): Record<string, number> {
+  return loadPart(env, ['PAYMENT_MODE_MAP']).PAYMENT_MODE_MAP;
+}
+
 export const DEFAULT_INTAKE_PORT = 8787;
 const IntakeSchema = z.object({
   INTAKE_PORT: z.coerce.number().int().min(0).max(65_535).default(DEFAULT_INTAKE_PORT),
