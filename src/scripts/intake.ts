@@ -1,22 +1,13 @@
 // `npm run intake`: the HTTP intake (POST /v1/payments …) on INTAKE_PORT, against TEMPORAL_ADDRESS.
 import { Client, Connection } from '@temporalio/client';
-import { ConfigError, loadDotEnv, loadIntakeConfig } from '../config';
+import { loadIntakeConfig } from '../config';
 import { buildPaymentModeTable } from '../domain/payment-modes';
 import { createIntakeServer } from '../intake/server';
+import { loadOrExit } from './load-or-exit';
 import { DEV_SERVER_PORT } from './ports';
 
 async function main(): Promise<void> {
-  loadDotEnv();
-  let config;
-  try {
-    config = loadIntakeConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n(see README.md "HTTP intake")\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadOrExit(() => loadIntakeConfig(), 'see README.md "Over HTTP: the intake"');
   const address = config.temporal.address ?? `127.0.0.1:${DEV_SERVER_PORT}`;
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: config.temporal.namespace });

@@ -1,25 +1,15 @@
 // `npm start` / `npm run worker`: the worker, plus the embedded dev server when TEMPORAL_ADDRESS is unset.
 import { join } from 'node:path';
-import { ConfigError, loadConfig, loadDotEnv } from '../config';
+import { loadConfig } from '../config';
 import { installObservability } from '../observability';
 import { PROJECT_ROOT } from '../temporal/binaries';
 import { startDevServer } from '../temporal/dev-server';
 import { runWorker } from '../worker';
+import { loadOrExit } from './load-or-exit';
 import { DEV_SERVER_PORT, DEV_UI_PORT } from './ports';
 
-
 async function main(): Promise<void> {
-  loadDotEnv();
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n(see README.md "Configuration"; \`npm run demo\` runs everything against local sandboxes)\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadOrExit(() => loadConfig(), 'see README.md "Configuration"; `npm run demo` runs everything against local sandboxes');
   // Before anything touches the SDK runtime (the dev server does): JSON logs and the metrics endpoint.
   installObservability({
     logLevel: config.worker.logLevel,

@@ -1,25 +1,19 @@
 // The worker as a real process (the build, as in the container): its Prometheus /metrics after real runs,
 // its JSON log lines (none carrying a secret), and a graceful SIGTERM while an activity is in flight.
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { request } from 'undici';
 import { startPaymentSync } from '../../src/client/payment-sync-client';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { freePort } from '../../src/temporal/dev-server';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import { addInvoice } from '../helpers/e2e';
-import { killWorkerProcesses, startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+import { startWorkerProcess, useProcessRig, type WorkerProcess } from '../helpers/worker-process';
 
 const { EventType } = temporal.api.enums.v1;
-let sandboxes: Sandboxes;
-let connection: Connection;
-let client: Client;
-const taskQueue = `observability-${randomUUID()}`;
+const rig = useProcessRig('obs');
 
 interface MeteredWorker extends WorkerProcess {
   metricsPort: number;
@@ -27,26 +21,15 @@ interface MeteredWorker extends WorkerProcess {
 
 async function startWorker(env: Record<string, string> = {}): Promise<MeteredWorker> {
   const metricsPort = await freePort();
-  const worker = await startWorkerProcess(sandboxes, taskQueue, { ARMADO_BILL_RETRY_INTERVAL: '1h', METRICS_PORT: String(metricsPort), LOG_LEVEL: 'INFO', ...env });
+  const worker = await startWorkerProcess(rig.sandboxes, rig.taskQueue, { ARMADO_BILL_RETRY_INTERVAL: '1h', METRICS_PORT: String(metricsPort), LOG_LEVEL: 'INFO', ...env });
   return { ...worker, metricsPort };
 }
 
-beforeAll(async () => {
-  sandboxes = await startSandboxes({ spreadsheetId: `obs-${randomUUID().slice(0, 8)}` });
-  connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS as string });
-  client = new Client({ connection });
-});
-afterAll(async () => {
-  killWorkerProcesses();
-  await connection?.close();
-  await sandboxes?.stop();
-});
-
 const start = (invoiceNumber: string, extra: Record<string, unknown> = {}) =>
   startPaymentSync(
-    client,
+    rig.client,
     { invoiceNumber, paymentMode: 'virement', paymentDate: '2024-01-15', tempoStatus: 200, amount: 10, ...extra },
-    { taskQueue, defaultDossier: sandboxes.env.TEMPO_DOSSIER as string },
+    { taskQueue: rig.taskQueue, defaultDossier: rig.sandboxes.env.TEMPO_DOSSIER as string },
   );
 
 async function until(check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
@@ -77,26 +60,26 @@ describe('a worker process', () => {
   beforeAll(async () => {
     worker = await startWorker();
     // Synced ×2, partially paid ×1, ambiguous ×1, Armado key refused ×1, a bill found only after two searches.
-    const synced = [addInvoice(sandboxes, '93001'), addInvoice(sandboxes, '93002')];
-    const partial = addInvoice(sandboxes, '93003', { fullyPaid: false });
-    const ambiguous = addInvoice(sandboxes, '93004', { bills: 2 });
-    const late = addInvoice(sandboxes, '93005', { bills: 0 });
+    const synced = [addInvoice(rig.sandboxes, '93001'), addInvoice(rig.sandboxes, '93002')];
+    const partial = addInvoice(rig.sandboxes, '93003', { fullyPaid: false });
+    const ambiguous = addInvoice(rig.sandboxes, '93004', { bills: 2 });
+    const late = addInvoice(rig.sandboxes, '93005', { bills: 0 });
     const runs = await Promise.all([...synced, partial, ambiguous].map((id) => start(id)));
     const lateRun = await start(late);
     await Promise.all(runs.map((r) => r.handle.result().catch(() => undefined)));
     await until(async () => (await lateRun.handle.query(statusQuery)).steps.findArmadoBill.state === 'waiting');
     await lateRun.handle.signal(retryArmadoNowSignal);
-    const searchesOfLate = () => sandboxes.armado.server.requests.filter((r) => r.method === 'GET' && r.query === `?reference=${late}`).length;
+    const searchesOfLate = () => rig.sandboxes.armado.server.requests.filter((r) => r.method === 'GET' && r.query === `?reference=${late}`).length;
     await until(() => searchesOfLate() === 2);
-    sandboxes.armado.addBill(late);
+    rig.sandboxes.armado.addBill(late);
     await lateRun.handle.signal(retryArmadoNowSignal);
     await lateRun.handle.result();
 
-    const goodKey = sandboxes.armado.apiKey;
-    sandboxes.armado.apiKey = 'rotated';
-    const refused = await start(addInvoice(sandboxes, '93006'));
+    const goodKey = rig.sandboxes.armado.apiKey;
+    rig.sandboxes.armado.apiKey = 'rotated';
+    const refused = await start(addInvoice(rig.sandboxes, '93006'));
     await refused.handle.result().catch(() => undefined);
-    sandboxes.armado.apiKey = goodKey;
+    rig.sandboxes.armado.apiKey = goodKey;
 
     // The exporter publishes on its own schedule: wait until the last outcome shows.
     await until(async () => {
@@ -129,9 +112,9 @@ describe('a worker process', () => {
     // Latency per system: one histogram sample per HTTP call.
     expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'tempo', status: '200' })).toBe(6);
     expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'armado', status: '401' })).toBe(1);
-    expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'armado', status: '200' })).toBe(sandboxes.armado.server.count('GET', '/v1/bill') + sandboxes.armado.server.count('PUT', '/v1/bill') - 1);
+    expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'armado', status: '200' })).toBe(rig.sandboxes.armado.server.count('GET', '/v1/bill') + rig.sandboxes.armado.server.count('PUT', '/v1/bill') - 1);
     expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'sheets' })).toBe(
-      sandboxes.google.server.count('GET', '/v4/') + sandboxes.google.server.count('POST', '/v4/'),
+      rig.sandboxes.google.server.count('GET', '/v4/') + rig.sandboxes.google.server.count('POST', '/v4/'),
     );
     expect(metric('tempo_armado_sync_api_request_duration_bucket', { system: 'tempo', le: '+Inf' })).toBe(6);
   });
@@ -162,9 +145,9 @@ describe('a worker process', () => {
 
   test('no secret in any log line', () => {
     const out = worker.output();
-    const { username, password } = sandboxes.tempo.credentials;
-    const privateKey = (JSON.parse(readFileSync(sandboxes.env.GOOGLE_APPLICATION_CREDENTIALS as string, 'utf8')) as { private_key: string }).private_key;
-    for (const secret of [password, sandboxes.armado.apiKey, 'rotated', Buffer.from(`${username}:${password}`).toString('base64'), ...privateKey.split('\n').filter((l) => l.length > 20)]) {
+    const { username, password } = rig.sandboxes.tempo.credentials;
+    const privateKey = (JSON.parse(readFileSync(rig.sandboxes.env.GOOGLE_APPLICATION_CREDENTIALS as string, 'utf8')) as { private_key: string }).private_key;
+    for (const secret of [password, rig.sandboxes.armado.apiKey, 'rotated', Buffer.from(`${username}:${password}`).toString('base64'), ...privateKey.split('\n').filter((l) => l.length > 20)]) {
       expect(out).not.toContain(secret);
     }
     expect(out).not.toMatch(/Bearer [A-Za-z0-9._-]{10,}/);
@@ -174,21 +157,21 @@ describe('a worker process', () => {
 
 test('SIGTERM: polling stops, the activity in flight finishes, the process exits 0', async () => {
   const worker = await startWorker({ WORKER_SHUTDOWN_GRACE: '20s' });
-  const id = addInvoice(sandboxes, '93101');
-  sandboxes.armado.server.latencyMs = 1_500; // the Armado steps take a few seconds
+  const id = addInvoice(rig.sandboxes, '93101');
+  rig.sandboxes.armado.server.latencyMs = 1_500; // the Armado steps take a few seconds
   try {
     const { handle } = await start(id);
     // Stop while the PUT is on the wire (Armado answers 1.5 s later).
-    const billPath = `/v1/bill/${sandboxes.armado.billsWithReference(id)[0]!.id}`;
-    await until(() => sandboxes.armado.server.arrivals.some((r) => r.method === 'PUT' && r.path === billPath));
+    const billPath = `/v1/bill/${rig.sandboxes.armado.billsWithReference(id)[0]!.id}`;
+    await until(() => rig.sandboxes.armado.server.arrivals.some((r) => r.method === 'PUT' && r.path === billPath));
     const exited = new Promise<number | null>((resolve) => worker.child.once('exit', (code) => resolve(code)));
     const stoppedAt = Date.now();
     worker.child.kill('SIGTERM');
     // A payment started now must not be picked up by the stopping worker.
-    const after = await start(addInvoice(sandboxes, '93102'));
+    const after = await start(addInvoice(rig.sandboxes, '93102'));
     expect(await exited).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(20_000);
-    expect(sandboxes.armado.putsFor(id)).toBe(1); // the in-flight PUT was allowed to finish
+    expect(rig.sandboxes.armado.putsFor(id)).toBe(1); // the in-flight PUT was allowed to finish
     expect(worker.output()).toContain('"msg":"worker stopped"');
 
     const events = (await handle.fetchHistory()).events ?? [];
@@ -200,13 +183,13 @@ test('SIGTERM: polling stops, the activity in flight finishes, the process exits
     expect(afterEvents.some((e) => (e.workflowTaskStartedEventAttributes?.identity ?? '').startsWith(`${pid}@`))).toBe(false);
 
     // A new worker finishes both runs.
-    sandboxes.armado.server.latencyMs = 0;
+    rig.sandboxes.armado.server.latencyMs = 0;
     const next = await startWorker();
     await expect(handle.result()).resolves.toMatchObject({ outcome: 'synced' });
     await expect(after.handle.result()).resolves.toMatchObject({ outcome: 'synced' });
-    expect(sandboxes.armado.putsFor(id)).toBe(1);
+    expect(rig.sandboxes.armado.putsFor(id)).toBe(1);
     next.child.kill('SIGTERM');
   } finally {
-    sandboxes.armado.server.latencyMs = 0;
+    rig.sandboxes.armado.server.latencyMs = 0;
   }
 });

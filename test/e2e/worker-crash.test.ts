@@ -1,28 +1,11 @@
 // A worker process killed with SIGKILL after the ledger step and before the Armado steps, then restarted:
 // the run completes with exactly one ledger row and one Armado PUT.
-import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
 import { startPaymentSync } from '../../src/client/payment-sync-client';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import type { PaymentSyncStatus } from '../../src/domain/payment-sync';
-import { killWorkerProcesses, startWorkerProcess } from '../helpers/worker-process';
+import { startWorkerProcess, useProcessRig } from '../helpers/worker-process';
 
-let sandboxes: Sandboxes;
-let connection: Connection;
-let client: Client;
-const taskQueue = `crash-${randomUUID()}`;
-
-beforeAll(async () => {
-  sandboxes = await startSandboxes({ spreadsheetId: `crash-${randomUUID().slice(0, 8)}` });
-  connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS as string });
-  client = new Client({ connection });
-});
-afterAll(async () => {
-  killWorkerProcesses();
-  await connection?.close();
-  await sandboxes?.stop();
-});
+const rig = useProcessRig('crash');
 
 async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -34,15 +17,15 @@ async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise
 
 test('SIGKILL between the ledger and Armado steps, restart: one ledger row, one Armado PUT', async () => {
   const invoice = '70001';
-  sandboxes.tempo.addInvoice(invoice, 250);
-  sandboxes.tempo.invoice(invoice)!.RegleeTotale = 'OUI';
+  rig.sandboxes.tempo.addInvoice(invoice, 250);
+  rig.sandboxes.tempo.invoice(invoice)!.RegleeTotale = 'OUI';
   // The bill is missing at first; the run waits an hour unless told to look again.
   const worker = { ARMADO_BILL_RETRY_INTERVAL: '1h' };
-  const { child: first } = await startWorkerProcess(sandboxes, taskQueue, worker);
+  const { child: first } = await startWorkerProcess(rig.sandboxes, rig.taskQueue, worker);
   const { handle } = await startPaymentSync(
-    client,
+    rig.client,
     { invoiceNumber: invoice, paymentMode: 'virement', paymentDate: '2024-03-01', tempoStatus: 200, amount: 250 },
-    { taskQueue, defaultDossier: sandboxes.env.TEMPO_DOSSIER as string },
+    { taskQueue: rig.taskQueue, defaultDossier: rig.sandboxes.env.TEMPO_DOSSIER as string },
   );
 
   let status: PaymentSyncStatus | undefined;
@@ -55,17 +38,17 @@ test('SIGKILL between the ledger and Armado steps, restart: one ledger row, one 
   expect(first.signalCode).toBe('SIGKILL');
 
   // While no worker runs, Armado gets its bill; then a new worker process takes over the run.
-  sandboxes.armado.addBill(invoice);
-  const ledgerWritesBefore = sandboxes.google.server.count('POST', `/v4/spreadsheets/${sandboxes.spreadsheetId}/values:batchUpdate`);
-  await startWorkerProcess(sandboxes, taskQueue, worker);
+  rig.sandboxes.armado.addBill(invoice);
+  const ledgerWritesBefore = rig.sandboxes.google.server.count('POST', `/v4/spreadsheets/${rig.sandboxes.spreadsheetId}/values:batchUpdate`);
+  await startWorkerProcess(rig.sandboxes, rig.taskQueue, worker);
   await handle.signal(retryArmadoNowSignal);
   const result = await handle.result();
 
   expect(result).toMatchObject({ outcome: 'synced', sheet: { status: 'appended' }, armado: { status: 'updated' } });
-  expect(sandboxes.armado.putsFor(invoice)).toBe(1);
-  const rows = sandboxes.google.rows(sandboxes.spreadsheetId).filter((r) => r[0] === invoice);
+  expect(rig.sandboxes.armado.putsFor(invoice)).toBe(1);
+  const rows = rig.sandboxes.google.rows(rig.sandboxes.spreadsheetId).filter((r) => r[0] === invoice);
   expect(rows).toHaveLength(1);
-  expect(rows[0]![5]).toBe(String(sandboxes.armado.billsWithReference(invoice)[0]!.id));
+  expect(rows[0]![5]).toBe(String(rig.sandboxes.armado.billsWithReference(invoice)[0]!.id));
   // After the restart only the bill id was filled in: the row itself was not written again.
-  expect(sandboxes.google.server.count('POST', `/v4/spreadsheets/${sandboxes.spreadsheetId}/values:batchUpdate`) - ledgerWritesBefore).toBe(1);
+  expect(rig.sandboxes.google.server.count('POST', `/v4/spreadsheets/${rig.sandboxes.spreadsheetId}/values:batchUpdate`) - ledgerWritesBefore).toBe(1);
 });

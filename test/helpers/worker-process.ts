@@ -1,7 +1,9 @@
 // `npm run worker` as a real process (the build and bundle from global setup, as in the container image).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { Sandboxes } from '../../src/sandbox';
+import { Client, Connection } from '@temporalio/client';
+import { startSandboxes, type Sandboxes } from '../../src/sandbox';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 
 export interface WorkerProcess {
@@ -46,4 +48,30 @@ export async function startWorkerProcess(sandboxes: Sandboxes, taskQueue: string
 /** For afterAll: no worker outlives its test file. */
 export function killWorkerProcesses(): void {
   for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
+export interface ProcessRig {
+  sandboxes: Sandboxes;
+  client: Client;
+  taskQueue: string;
+}
+
+/**
+ * Fresh sandboxes, a client of the test dev server and a task queue of its own, for a test file that runs
+ * workers as processes; the hooks stop everything (workers included) after the file.
+ */
+export function useProcessRig(name: string): ProcessRig {
+  const rig = { taskQueue: `${name}-${randomUUID()}` } as ProcessRig;
+  let connection: Connection | undefined;
+  beforeAll(async () => {
+    rig.sandboxes = await startSandboxes({ spreadsheetId: `${name}-${randomUUID().slice(0, 8)}` });
+    connection = await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS as string });
+    rig.client = new Client({ connection });
+  });
+  afterAll(async () => {
+    killWorkerProcesses();
+    await connection?.close();
+    await rig.sandboxes?.stop();
+  });
+  return rig;
 }
