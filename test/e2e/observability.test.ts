@@ -167,7 +167,8 @@ test('SIGTERM: polling stops, the activity in flight finishes, the process exits
     const exited = new Promise<number | null>((resolve) => worker.child.once('exit', (code) => resolve(code)));
     const stoppedAt = Date.now();
     worker.child.kill('SIGTERM');
-    // A payment started now must not be picked up by the stopping worker.
+    // Once the worker says it is stopping (the signal is handled asynchronously), it takes no new task.
+    await until(() => worker.output().includes('"state":"STOPPING"'));
     const after = await start(addInvoice(rig.sandboxes, '93102'));
     expect(await exited).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(20_000);
