@@ -79,6 +79,12 @@ const paymentModeMap = z
     return Object.fromEntries(Object.entries(table.data).map(([mode, type]) => [normalizePaymentMode(mode), type]));
   });
 
+/**
+ * Each bill search costs a few history events (activity, timer); past this many searches a run's history
+ * would approach the server's limits, so such a schedule is refused at start-up.
+ */
+export const MAX_BILL_SEARCHES = 1_000;
+
 export const ConfigSchema = z
   .object({
     TEMPORAL_ADDRESS: z.string().trim().min(1).optional(),
@@ -114,6 +120,10 @@ export const ConfigSchema = z
     LEDGER_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
     // Well below Temporal's 50k-event limit; lower values are for tests that exercise the rollover.
     LEDGER_ROLLOVER_EVENTS: z.coerce.number().int().min(100).max(40_000).default(4_000),
+    // Rows carried through the writer's continue-as-new (payload bound); the others are queued again by their runs.
+    LEDGER_MAX_CARRIED: z.coerce.number().int().min(0).max(5_000).default(500),
+    // A run that has no answer from the writer this long queues its row again (a lost reply, a long outage).
+    LEDGER_REQUEUE_AFTER: duration('10m'),
 
     PAYMENT_MODE_MAP: paymentModeMap,
 
@@ -126,6 +136,15 @@ export const ConfigSchema = z
       .pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'must be one of TRACE, DEBUG, INFO, WARN, ERROR' })),
     WORKER_SHUTDOWN_GRACE: duration('30s'),
     WORKFLOW_BUNDLE: z.string().trim().min(1).optional(),
+  })
+  .superRefine((e, ctx) => {
+    if (e.ARMADO_BILL_RETRY_INTERVAL > 0 && e.ARMADO_BILL_RETRY_FOR / e.ARMADO_BILL_RETRY_INTERVAL > MAX_BILL_SEARCHES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ARMADO_BILL_RETRY_INTERVAL'],
+        message: `must be at least ARMADO_BILL_RETRY_FOR / ${MAX_BILL_SEARCHES} (${Math.ceil(e.ARMADO_BILL_RETRY_FOR / MAX_BILL_SEARCHES / 1000)}s here): more searches would grow a run's history past the server's limits`,
+      });
+    }
   });
 
 /** Checked apart from the schema so that it is reported together with every other problem. */
@@ -156,7 +175,7 @@ export interface Config {
     baseUrl: string;
     timeoutMs: number;
   };
-  ledger: { batchWindowMs: number; maxBatch: number; rolloverAfterEvents: number };
+  ledger: { batchWindowMs: number; maxBatch: number; rolloverAfterEvents: number; maxCarried: number; requeueAfterMs: number };
   worker: {
     metricsPort: number;
     logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -280,9 +299,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       baseUrl: e.GOOGLE_SHEETS_BASE_URL,
       timeoutMs: e.GOOGLE_SHEETS_TIMEOUT * 1000,
     },
-    ledger: { batchWindowMs: e.LEDGER_BATCH_WINDOW, maxBatch: e.LEDGER_MAX_BATCH, rolloverAfterEvents: e.LEDGER_ROLLOVER_EVENTS },
+    ledger: {
+      batchWindowMs: e.LEDGER_BATCH_WINDOW,
+      maxBatch: e.LEDGER_MAX_BATCH,
+      rolloverAfterEvents: e.LEDGER_ROLLOVER_EVENTS,
+      maxCarried: e.LEDGER_MAX_CARRIED,
+      requeueAfterMs: e.LEDGER_REQUEUE_AFTER,
+    },
     worker: { metricsPort: e.METRICS_PORT, logLevel: e.LOG_LEVEL, shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE, workflowBundle: e.WORKFLOW_BUNDLE },
     paymentModes: e.PAYMENT_MODE_MAP,
+  };
+}
+
+/** What each step's activity may take, derived from the HTTP timeouts it contains (settled per run by confirmTempoUpdate). */
+export interface StepTimeouts {
+  /** checkInvoiceFullyPaid: one FACTURE read. */
+  tempoCallMs: number;
+  /** findArmadoBill: one search; updateArmadoBillPayment: a search and a PUT. */
+  armadoCallMs: number;
+  /** The writer's batch: token, tab id, read and two writes, each possibly sent twice (a 401 gets a fresh token). */
+  ledgerWriteMs: number;
+  /** How long a run waits for the writer's answer before queuing its row again. */
+  ledgerRequeueMs: number;
+}
+
+/** The margin above the HTTP deadlines: the attempt's own timeouts always fire before Temporal's. */
+const STEP_MARGIN_MS = 5_000;
+
+export function stepTimeouts(config: Pick<Config, 'tempo' | 'armado' | 'sheets' | 'ledger'>): StepTimeouts {
+  return {
+    tempoCallMs: config.tempo.timeoutMs + STEP_MARGIN_MS,
+    armadoCallMs: config.armado.timeoutMs + STEP_MARGIN_MS,
+    ledgerWriteMs: 10 * config.sheets.timeoutMs + 2 * STEP_MARGIN_MS,
+    ledgerRequeueMs: config.ledger.requeueAfterMs,
   };
 }
 

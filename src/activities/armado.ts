@@ -1,6 +1,6 @@
 // Armado-side steps: find the one bill whose reference is the invoice number, then record its payment.
 import { ErrorType, permanentFailure, transientFailure } from '../domain/errors';
-import { sameArmadoDate } from '../domain/dates';
+import { compareArmadoDates, sameArmadoDate } from '../domain/dates';
 import type { ArmadoBill, ArmadoOutcome } from '../domain/payment-sync';
 import type { ArmadoClient } from '../clients/armado';
 import { metrics } from '../metrics';
@@ -42,7 +42,8 @@ export function createArmadoActivities(deps: { armado: ArmadoClient }) {
     },
 
     /**
-     * Sends the PUT only when the bill does not already carry this payment, so re-runs write nothing. The bill
+     * Sends the PUT only when the bill does not already carry this payment or a later one (latest payment
+     * wins; on a tie what is there stays), so re-runs and late runs of older payments write nothing. The bill
      * is read again first: the snapshot from findArmadoBill predates any PUT of a crashed attempt or a reset run.
      */
     async updateArmadoBillPayment(args: UpdateArmadoBillPaymentArgs): Promise<ArmadoOutcome> {
@@ -54,6 +55,16 @@ export function createArmadoActivities(deps: { armado: ArmadoClient }) {
       if (bill.paymentType === paymentType && sameArmadoDate(bill.paymentDate, paymentDate)) {
         activityLog('info', 'Armado bill already carries this payment: nothing sent', { invoiceNumber: args.invoiceNumber, billId: bill.id });
         return { status: 'already-up-to-date', billId: bill.id, paymentType, paymentDate };
+      }
+      const order = compareArmadoDates(bill.paymentDate, paymentDate);
+      if (order !== undefined && order >= 0) {
+        activityLog('info', 'Armado bill carries a later payment: kept, nothing sent', {
+          invoiceNumber: args.invoiceNumber,
+          billId: bill.id,
+          billPaymentDate: bill.paymentDate,
+          thisPaymentDate: paymentDate,
+        });
+        return { status: 'kept-later-payment', billId: bill.id, paymentType: bill.paymentType ?? paymentType, paymentDate: bill.paymentDate as string };
       }
       await deps.armado.updateBillPayment(bill.id, { paymentType, paymentDate }, args.invoiceNumber);
       activityLog('info', 'Armado bill marked paid', { invoiceNumber: args.invoiceNumber, billId: bill.id, paymentType, paymentDate });

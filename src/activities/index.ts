@@ -1,10 +1,12 @@
-// The worker's activities, built from the API clients so tests can hand in others.
+// The worker's activities, built from the API clients so tests can hand in others; each one heartbeats.
+import { Context } from '@temporalio/activity';
 import { ArmadoClient } from '../clients/armado';
 import { SheetsClient } from '../clients/sheets';
 import { TempoClient } from '../clients/tempo';
-import type { Config } from '../config';
+import { stepTimeouts, type Config } from '../config';
 import { buildPaymentModeTable } from '../domain/payment-modes';
 import { createArmadoActivities } from './armado';
+import { createLedgerWriterActivities } from './ledger-writer';
 import { createSheetsActivities } from './sheets';
 import { createTempoActivities } from './tempo';
 
@@ -22,25 +24,60 @@ export function createClients(config: Config): ActivityClients {
   };
 }
 
+/** How often a running activity tells the server it is alive (the SDK throttles to 80 % of the heartbeat timeout). */
+export const HEARTBEAT_EVERY_MS = 2_000;
+
+/**
+ * Heartbeats for as long as the activity runs, so that a worker that dies mid-call is noticed after the
+ * short heartbeat timeout rather than after the step's whole start-to-close timeout.
+ */
+function heartbeating<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    let ctx: Context | undefined;
+    try {
+      ctx = Context.current();
+    } catch {
+      return fn(...args); // called directly (unit tests)
+    }
+    const beat = ctx;
+    beat.heartbeat();
+    const timer = setInterval(() => beat.heartbeat(), HEARTBEAT_EVERY_MS);
+    try {
+      return await fn(...args);
+    } finally {
+      clearInterval(timer);
+    }
+  };
+}
+
+function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, heartbeating(fn as never)])) as T;
+}
+
 export function createActivities(config: Config, clients: ActivityClients = createClients(config)) {
-  return {
+  return withHeartbeats({
     ...createTempoActivities({
       tempo: clients.tempo,
       defaultDossier: config.tempo.dossier,
       timeZone: config.armado.timeZone,
       paymentModes: buildPaymentModeTable(config.paymentModes),
       billSearch: config.armado.billSearch,
+      timeouts: stepTimeouts(config),
     }),
     ...createArmadoActivities({ armado: clients.armado }),
     ...createSheetsActivities({
-      sheets: clients.sheets,
       spreadsheetId: config.sheets.spreadsheetId,
       sheetName: config.sheets.sheetName,
-      batchWindowMs: config.ledger.batchWindowMs,
-      maxBatch: config.ledger.maxBatch,
-      rolloverAfterEvents: config.ledger.rolloverAfterEvents,
+      settings: {
+        batchWindowMs: config.ledger.batchWindowMs,
+        maxBatch: config.ledger.maxBatch,
+        rolloverAfterEvents: config.ledger.rolloverAfterEvents,
+        maxCarried: config.ledger.maxCarried,
+        writeTimeoutMs: stepTimeouts(config).ledgerWriteMs,
+      },
     }),
-  };
+    ...createLedgerWriterActivities({ sheets: clients.sheets }),
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

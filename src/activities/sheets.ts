@@ -1,130 +1,97 @@
-// Ledger steps: a payment run hands its row to the spreadsheet's single writer; the writer upserts in batches.
-import { CompleteAsyncError, Context } from '@temporalio/activity';
-import { ActivityNotFoundError, ApplicationFailure } from '@temporalio/client';
-import { ErrorType, transientFailure } from '../domain/errors';
-import { LEDGER_HEADER, type LedgerRow, type LedgerWriteResult } from '../domain/payment-sync';
-import { a1, type SheetsClient, type ValueRange } from '../clients/sheets';
-import { enqueueLedgerRowSignal, ledgerWorkflowId, type LedgerCompletion, type LedgerWorkflowInput } from '../workflows/ledger-contract';
+// The payment run's ledger step: it hands its row to the spreadsheet tab's single writer, which answers
+// the run by signal once the row is written. The run, not this activity, waits for that answer.
+import { Context } from '@temporalio/activity';
+import { ErrorType, permanentFailure, transientFailure } from '../domain/errors';
+import type { LedgerRow } from '../domain/payment-sync';
+import {
+  enqueueLedgerRowSignal,
+  legacyEnqueueLedgerRowSignal,
+  legacyLedgerWorkflowId,
+  LedgerRowSchema,
+  ledgerWriterId,
+  type LedgerSettings,
+  type LedgerWriterInput,
+  type LegacyLedgerWorkflowInput,
+} from '../workflows/ledger-contract';
+import { CompleteAsyncError } from '@temporalio/activity';
 
 export interface SheetsActivityDeps {
-  sheets: SheetsClient;
   spreadsheetId: string;
   sheetName: string;
-  batchWindowMs: number;
-  maxBatch: number;
-  rolloverAfterEvents: number;
-  /** Current time for the "Mis à jour" column; injectable for tests. */
-  now?: () => Date;
+  settings: LedgerSettings;
 }
 
-const COLUMNS = `A:${String.fromCharCode(64 + LEDGER_HEADER.length)}`;
+export interface QueueLedgerRowArgs {
+  row: LedgerRow;
+  /** Names this write among the run's requests, so that an answer to an older one is recognised as such. */
+  requestId: string;
+}
+
+export interface LedgerRowQueued {
+  queued: true;
+  requestId: string;
+  writer: string;
+}
+
+function isQueueArgs(args: LedgerRow | QueueLedgerRowArgs): args is QueueLedgerRowArgs {
+  return typeof args === 'object' && args !== null && 'requestId' in args;
+}
 
 export function createSheetsActivities(deps: SheetsActivityDeps) {
-  const now = deps.now ?? (() => new Date());
-
   return {
     /**
-     * Completes only once the row is in the sheet: it queues the row with the spreadsheet's single writer
-     * (started if need be) and leaves its own completion to that writer.
+     * Queues the run's row with the writer of this tab (started if need be). Idempotent: the writer keeps one
+     * request per run, the latest. Runs started before v2 pass a bare row and wait here (their old protocol).
      */
-    async updatePaymentSheet(row: LedgerRow): Promise<LedgerWriteResult> {
+    async updatePaymentSheet(args: QueueLedgerRowArgs | LedgerRow): Promise<LedgerRowQueued> {
       const ctx = Context.current();
-      const ledger: LedgerWorkflowInput = {
-        spreadsheetId: deps.spreadsheetId,
-        sheetName: deps.sheetName,
-        batchWindowMs: deps.batchWindowMs,
-        maxBatch: deps.maxBatch,
-        rolloverAfterEvents: deps.rolloverAfterEvents,
-      };
+      if (!isQueueArgs(args)) return queueLegacyRow(ctx, deps, args);
+      const row = LedgerRowSchema.safeParse(args.row);
+      if (!row.success) {
+        throw permanentFailure(ErrorType.InvalidPaymentInput, `ledger row rejected: ${row.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      }
+      const { workflowId, runId } = ctx.info.workflowExecution as { workflowId: string; runId: string };
+      const writer = ledgerWriterId(deps.spreadsheetId, deps.sheetName, ctx.info.taskQueue);
+      const start: LedgerWriterInput = { spreadsheetId: deps.spreadsheetId, sheetName: deps.sheetName, settings: deps.settings };
       try {
         await ctx.client.workflow.signalWithStart('paymentLedgerWorkflow', {
-          workflowId: ledgerWorkflowId(deps.spreadsheetId),
+          workflowId: writer,
           taskQueue: ctx.info.taskQueue,
-          args: [ledger],
+          args: [start],
           signal: enqueueLedgerRowSignal,
-          signalArgs: [{ row, taskToken: Buffer.from(ctx.info.taskToken).toString('base64') }],
+          signalArgs: [{ requestId: args.requestId, row: row.data, replyTo: { workflowId, runId }, settings: deps.settings }],
         });
       } catch (err) {
         throw transientFailure(
           ErrorType.ExternalApiUnavailable,
-          `could not queue the ledger row of invoice ${row.invoiceNumber}: ${err instanceof Error ? err.message : String(err)}`,
+          `could not queue the ledger row of invoice ${args.row.invoiceNumber}: ${err instanceof Error ? err.message : String(err)}`,
         );
       }
-      ctx.log.info('ledger row queued with the spreadsheet writer', { invoiceNumber: row.invoiceNumber, ledgerStatus: row.status });
-      throw new CompleteAsyncError();
-    },
-
-    /** The writer's last step: completes (or fails) each waiting updatePaymentSheet. */
-    async completeLedgerRows(args: { completions: LedgerCompletion[] }): Promise<{ completed: number; stale: number }> {
-      const { client } = Context.current();
-      let completed = 0;
-      let stale = 0;
-      for (const completion of args.completions) {
-        const taskToken = new Uint8Array(Buffer.from(completion.taskToken, 'base64'));
-        try {
-          if ('result' in completion) await client.activity.complete(taskToken, completion.result);
-          else await client.activity.fail(taskToken, ApplicationFailure.create({ ...completion.error, nonRetryable: true }));
-          completed += 1;
-        } catch (err) {
-          // That attempt timed out (its retry is queued behind) or its run was reset: nothing waits on it.
-          if (!(err instanceof ActivityNotFoundError)) throw err;
-          stale += 1;
-        }
-      }
-      return { completed, stale };
-    },
-
-    /**
-     * Upserts rows keyed by column A in one read and one batchUpdate. It is the only writer of the sheet,
-     * so it may place new rows itself; re-reading first makes a retry after an ambiguous 429 safe.
-     */
-    async writeLedgerRows(args: { spreadsheetId: string; sheetName: string; rows: LedgerRow[] }): Promise<Record<string, LedgerWriteResult>> {
-      const { spreadsheetId, sheetName } = args;
-      const existing = await deps.sheets.readValues(spreadsheetId, a1(sheetName, COLUMNS));
-      const data: ValueRange[] = [];
-      let rowCount = existing.length;
-      if (rowCount === 0) {
-        data.push({ range: a1(sheetName, `A1:${COLUMNS.slice(2)}1`), values: [[...LEDGER_HEADER]] });
-        rowCount = 1;
-      }
-      const rowOf = new Map<string, number>();
-      existing.forEach((cells, index) => {
-        const key = (cells[0] ?? '').trim();
-        if (index > 0 && key && !rowOf.has(key)) rowOf.set(key, index + 1);
-      });
-
-      // Later rows for the same invoice win: they carry the newer state.
-      const latest = new Map<string, LedgerRow>();
-      for (const row of args.rows) latest.set(row.invoiceNumber, row);
-
-      const results: Record<string, LedgerWriteResult> = {};
-      const updatedAt = now().toISOString();
-      for (const row of latest.values()) {
-        let rowNumber = rowOf.get(row.invoiceNumber);
-        const status = rowNumber === undefined ? 'appended' : 'updated';
-        if (rowNumber === undefined) rowNumber = ++rowCount;
-        const previousBill = rowNumber <= existing.length ? (existing[rowNumber - 1]?.[5] ?? '') : '';
-        data.push({
-          range: a1(sheetName, `A${rowNumber}:${COLUMNS.slice(2)}${rowNumber}`),
-          values: [
-            [
-              row.invoiceNumber,
-              row.status,
-              row.paymentMode,
-              row.paymentDate,
-              row.amount ?? '',
-              // A write that does not know the bill yet must not erase one recorded earlier.
-              row.armadoBillId ?? previousBill,
-              updatedAt,
-              row.workflowId,
-            ],
-          ],
-        });
-        results[row.invoiceNumber] = { status, row: rowNumber };
-      }
-      await deps.sheets.batchUpdate(spreadsheetId, data);
-      Context.current().log.info('ledger rows written', { rows: args.rows.length, invoices: args.rows.map((r) => r.invoiceNumber).slice(0, 50) });
-      return results;
+      ctx.log.info('ledger row queued with the tab writer', { invoiceNumber: args.row.invoiceNumber, ledgerStatus: args.row.status, writer });
+      return { queued: true, requestId: args.requestId, writer };
     },
   };
+}
+
+/** @deprecated The first protocol: the writer completes this activity by its task token. Only for runs started before v2. */
+async function queueLegacyRow(ctx: Context, deps: SheetsActivityDeps, row: LedgerRow): Promise<never> {
+  const ledger: LegacyLedgerWorkflowInput = {
+    spreadsheetId: deps.spreadsheetId,
+    sheetName: deps.sheetName,
+    batchWindowMs: deps.settings.batchWindowMs,
+    maxBatch: deps.settings.maxBatch,
+    rolloverAfterEvents: deps.settings.rolloverAfterEvents,
+  };
+  try {
+    await ctx.client.workflow.signalWithStart('paymentLedgerWorkflow', {
+      workflowId: legacyLedgerWorkflowId(deps.spreadsheetId),
+      taskQueue: ctx.info.taskQueue,
+      args: [ledger as never],
+      signal: legacyEnqueueLedgerRowSignal,
+      signalArgs: [{ row, taskToken: Buffer.from(ctx.info.taskToken).toString('base64') }],
+    });
+  } catch (err) {
+    throw transientFailure(ErrorType.ExternalApiUnavailable, `could not queue the ledger row of invoice ${row.invoiceNumber}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  throw new CompleteAsyncError();
 }

@@ -5,6 +5,7 @@ import { parsePaymentInput, type PaymentSyncInput } from '../domain/payment-inpu
 import { resolvePaymentMode, type PaymentModeTable } from '../domain/payment-modes';
 import type { ConfirmedPayment, InvoiceStatus } from '../domain/payment-sync';
 import type { TempoClient } from '../clients/tempo';
+import type { StepTimeouts } from '../config';
 import { activityLog } from './log';
 
 export interface TempoActivityDeps {
@@ -13,6 +14,7 @@ export interface TempoActivityDeps {
   timeZone: string;
   paymentModes: PaymentModeTable;
   billSearch: { intervalMs: number; giveUpAfterMs: number };
+  timeouts: StepTimeouts;
 }
 
 export function createTempoActivities(deps: TempoActivityDeps) {
@@ -43,6 +45,7 @@ export function createTempoActivities(deps: TempoActivityDeps) {
         ledgerPaymentDate: formatLedgerDate(wallClock, date.kind === 'date'),
         amount: input.amount,
         billSearch: deps.billSearch,
+        timeouts: deps.timeouts,
       };
     },
 

@@ -1,4 +1,5 @@
 // One HTTP exchange over undici: timeouts, JSON bodies, and the failures every API shares (network, 429, 5xx).
+import { Context } from '@temporalio/activity';
 import { errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { ErrorType, transientFailure } from '../domain/errors';
 import { metrics, type ApiSystem } from '../metrics';
@@ -42,8 +43,18 @@ export function describeTarget(method: string, url: string): string {
   return `${method} ${u.pathname}${u.search}`;
 }
 
+/** The running activity's cancellation (timed out, cancelled, worker shutting down), if any. */
+function activityCancellation(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined; // not inside an activity (CLI, doctor, unit tests)
+  }
+}
+
 /**
- * Sends one request. Network errors and timeouts become a retryable failure naming `system`;
+ * Sends one request. Inside an activity it is abandoned as soon as the activity is cancelled or times
+ * out, so an attempt never keeps talking to an API beside its own retry. Network errors and timeouts become a retryable failure naming `system`;
  * any HTTP status is returned for the caller's own classification.
  */
 export async function send(system: string, req: HttpRequest): Promise<HttpResponse> {
@@ -55,6 +66,7 @@ export async function send(system: string, req: HttpRequest): Promise<HttpRespon
   }
   const target = describeTarget(req.method, req.url);
   const deadline = AbortSignal.timeout(req.timeoutMs);
+  const cancellation = activityCancellation();
   const started = performance.now();
   const api = metricsSystem(system);
   try {
@@ -65,7 +77,7 @@ export async function send(system: string, req: HttpRequest): Promise<HttpRespon
       dispatcher: req.dispatcher,
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
-      signal: deadline,
+      signal: cancellation ? AbortSignal.any([deadline, cancellation]) : deadline,
     });
     const text = await res.body.text();
     let parsed: unknown = text;
@@ -85,6 +97,7 @@ export async function send(system: string, req: HttpRequest): Promise<HttpRespon
       retryAfterMs: parseRetryAfter(res.headers['retry-after']),
     };
   } catch (err) {
+    if (cancellation?.aborted) throw cancellation.reason;
     const timedOut =
       deadline.aborted ||
       err instanceof undiciErrors.HeadersTimeoutError ||

@@ -1,5 +1,5 @@
 // The closed set of failure types (DESIGN §6) and the one way to raise them as Temporal failures.
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 
 export const ErrorType = {
   TempoUpdateNotConfirmed: 'TempoUpdateNotConfirmed',
@@ -16,6 +16,8 @@ export const ErrorType = {
   SheetsRequestRejected: 'SheetsRequestRejected',
   ExternalApiUnavailable: 'ExternalApiUnavailable',
   UnexpectedApiResponse: 'UnexpectedApiResponse',
+  /** The ledger sheet moved under a write (a person edited it): retried at once after a fresh read. */
+  LedgerChangedDuringWrite: 'LedgerChangedDuringWrite',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
@@ -50,4 +52,30 @@ export function transientFailure(type: ErrorType, message: string, retryAfterMs?
     nonRetryable: false,
     nextRetryDelay: retryAfterMs === undefined ? undefined : retryAfterMs,
   });
+}
+
+/**
+ * The DESIGN §6 type of any error a run can meet: an activity's ApplicationFailure keeps its type; a step
+ * that ran out of time (its retries exhausted by a schedule-to-close or start-to-close timeout) is the
+ * transient row of §6, `ExternalApiUnavailable`; anything else keeps its name.
+ */
+export function failureTypeOf(err: unknown): string {
+  let cause: unknown = err;
+  // ActivityFailure / ChildWorkflowFailure / WorkflowFailedError wrap the failure that says what happened.
+  while (cause instanceof Error && (cause.name === 'ActivityFailure' || cause.name === 'WorkflowFailedError' || cause.name === 'ChildWorkflowFailure') && cause.cause) {
+    cause = cause.cause;
+  }
+  if (cause instanceof ApplicationFailure && cause.type) return cause.type;
+  if (cause instanceof TimeoutFailure) return ErrorType.ExternalApiUnavailable;
+  return cause instanceof Error ? cause.name : 'Error';
+}
+
+/** The message of the failure that `failureTypeOf` names. */
+export function failureMessageOf(err: unknown): string {
+  let cause: unknown = err;
+  while (cause instanceof Error && (cause.name === 'ActivityFailure' || cause.name === 'WorkflowFailedError' || cause.name === 'ChildWorkflowFailure') && cause.cause) {
+    cause = cause.cause;
+  }
+  if (cause instanceof TimeoutFailure) return `no answer in time (${cause.timeoutType !== undefined ? `timeout type ${cause.timeoutType}` : 'timed out'}); the API stayed unavailable through every retry`;
+  return cause instanceof Error ? cause.message : String(cause);
 }

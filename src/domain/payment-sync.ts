@@ -24,6 +24,8 @@ export interface ConfirmedPayment {
   amount?: number;
   /** How long to keep looking for a bill that Armado does not have yet. */
   billSearch: { intervalMs: number; giveUpAfterMs: number };
+  /** Step timeouts derived from the worker's HTTP timeouts; absent in runs confirmed before they existed. */
+  timeouts?: { tempoCallMs: number; armadoCallMs: number; ledgerWriteMs: number; ledgerRequeueMs: number };
 }
 
 export interface InvoiceStatus {
@@ -57,7 +59,8 @@ export interface LedgerRow {
 }
 
 export interface LedgerWriteResult {
-  status: 'updated' | 'appended';
+  /** `kept-later-payment`: the row shows a later payment of the invoice and was left as it is. */
+  status: 'updated' | 'appended' | 'kept-later-payment';
   row: number;
 }
 
@@ -69,7 +72,7 @@ export interface ArmadoBill {
 }
 
 export type ArmadoOutcome =
-  | { status: 'updated' | 'already-up-to-date'; billId: string; paymentType: number; paymentDate: string }
+  | { status: 'updated' | 'already-up-to-date' | 'kept-later-payment'; billId: string; paymentType: number; paymentDate: string }
   | { status: 'skipped-partial' };
 
 export interface PaymentSyncResult {

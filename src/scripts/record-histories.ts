@@ -14,7 +14,7 @@ import { startSandboxes, type Sandboxes } from '../sandbox';
 import { PROJECT_ROOT } from '../temporal/binaries';
 import { startDevServer } from '../temporal/dev-server';
 import { retryArmadoNowSignal } from '../workflows/contract';
-import { ledgerWorkflowId } from '../workflows/ledger-contract';
+import { ledgerWriterId } from '../workflows/ledger-contract';
 import { createPaymentWorker } from '../worker';
 
 export const HISTORIES_DIR = join(PROJECT_ROOT, 'test', 'histories');
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
       say(`  ✓ ${scenario.name}: ${history.events?.length ?? 0} events`);
     }
     // The ledger writer served every run above; its (still running) history replays too.
-    const ledger = await client.workflow.getHandle(ledgerWorkflowId(sandboxes.spreadsheetId)).fetchHistory();
+    const ledger = await client.workflow.getHandle(ledgerWriterId(sandboxes.spreadsheetId, mainConfig.sheets.sheetName, 'payment-sync')).fetchHistory();
     writeFileSync(join(HISTORIES_DIR, 'ledger-writer.json'), `${historyToJSON(ledger)}\n`);
     say(`  ✓ ledger-writer: ${ledger.events?.length ?? 0} events`);
   } finally {

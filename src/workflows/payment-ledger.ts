@@ -1,55 +1,116 @@
-// The spreadsheet's single writer: gathers queued rows, writes them in one batch request, then completes
-// the waiting updatePaymentSheet activities. Nothing waits inside it, so no per-workflow limit caps a batch.
-import { ActivityFailure, ApplicationFailure, condition, continueAsNew, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+// The ledger's single writer per spreadsheet tab: it gathers the rows that payment runs queue, writes them
+// in one keyed batch, then answers each run by signal. It never fails on what it is sent, never waits on one
+// run, and keeps its history and its continue-as-new input bounded however long Google Sheets is down.
+import { condition, continueAsNew, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_TYPES } from '../domain/errors';
-import type { LedgerWriteResult } from '../domain/payment-sync';
-import { enqueueLedgerRowSignal, ledgerStatusQuery, type LedgerCompletion, type LedgerEntry, type LedgerWorkflowInput } from './ledger-contract';
+import { failureMessageOf, failureTypeOf, NON_RETRYABLE_TYPES } from '../domain/errors';
+import type { AddressedReply, LedgerBatchOutcome } from '../activities/ledger-writer';
+import {
+  isLegacyLedgerInput,
+  enqueueLedgerRowSignal,
+  LedgerRequestSchema,
+  ledgerStatusQuery,
+  type LedgerRequest,
+  type LedgerSettings,
+  type LedgerWriterInput,
+  type LegacyLedgerWorkflowInput,
+} from './ledger-contract';
+import { legacyPaymentLedgerWorkflow } from './legacy/payment-ledger-v1';
 
-const { writeLedgerRows } = proxyActivities<Activities>({
+/** Used until the first request brings the worker's own settings (a writer started by hand). */
+const FALLBACK_SETTINGS: LedgerSettings = { batchWindowMs: 2_000, maxBatch: 200, rolloverAfterEvents: 4_000, maxCarried: 500, writeTimeoutMs: 130_000 };
+/** Waits between failed batch writes (Sheets down): the write itself already retried for a few minutes. */
+const WRITE_BACKOFF_MS = [30_000, 60_000, 120_000, 300_000];
+
+const { replyLedgerRequests } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  // Sheets' 429 has no Retry-After: back off exponentially, and keep trying while runs wait on us.
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
-});
-const { completeLedgerRows } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
 });
 
-export async function paymentLedgerWorkflow(input: LedgerWorkflowInput): Promise<void> {
-  const pending: LedgerEntry[] = [...(input.pending ?? [])];
-  let rowsWritten = 0;
-  let batchesWritten = 0;
+function writeLedgerBatch(settings: LedgerSettings, args: Parameters<Activities['writeLedgerBatch']>[0]): Promise<LedgerBatchOutcome> {
+  const { writeLedgerBatch: write } = proxyActivities<Activities>({
+    startToCloseTimeout: settings.writeTimeoutMs,
+    heartbeatTimeout: '10 seconds',
+    // Bounded so that the writer regains control (to roll over, to take new settings) during a long outage.
+    scheduleToCloseTimeout: '5 minutes',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
+  });
+  return write(args);
+}
 
-  setHandler(ledgerStatusQuery, () => ({ pending: pending.length, rowsWritten, batchesWritten }));
-  setHandler(enqueueLedgerRowSignal, (entry) => {
-    // A run has one ledger write in flight at a time: an entry of the same run is a retried attempt
-    // (or a reset run) whose older task token can no longer be completed, so it takes that place.
-    const index = pending.findIndex((e) => e.row.workflowId === entry.row.workflowId);
-    if (index >= 0) pending[index] = entry;
-    else pending.push(entry);
+export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLedgerWorkflowInput): Promise<void> {
+  // A writer started before v2 (or its continuation) keeps its own protocol until its runs are done.
+  if (isLegacyLedgerInput(input)) return legacyPaymentLedgerWorkflow(input);
+
+  let settings = input.settings ?? FALLBACK_SETTINGS;
+  /** One request per payment run (by workflow id): a newer one of the same run replaces it in place. */
+  const pending = new Map<string, LedgerRequest>();
+  const stats = { rowsWritten: 0, batchesWritten: 0, rejectedSignals: 0, failedWrites: 0 };
+  const accept = (request: LedgerRequest) => pending.set(request.replyTo.workflowId, request);
+  for (const request of input.pending ?? []) accept(request);
+
+  setHandler(ledgerStatusQuery, () => ({ pending: pending.size, ...stats }));
+  setHandler(enqueueLedgerRowSignal, (raw: unknown) => {
+    const request = LedgerRequestSchema.safeParse(raw);
+    if (!request.success) {
+      // A signal is a door anyone with access can knock on: log what was wrong (never the payload) and drop it.
+      stats.rejectedSignals += 1;
+      log.warn('ledger request rejected', { problems: request.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`) });
+      return;
+    }
+    settings = request.data.settings;
+    accept(request.data);
   });
 
-  for (;;) {
-    await condition(() => pending.length > 0);
-    if (input.batchWindowMs > 0 && pending.length < input.maxBatch) await sleep(input.batchWindowMs);
-    const batch = pending.splice(0, input.maxBatch);
-    let completions: LedgerCompletion[];
-    try {
-      const results = await writeLedgerRows({ spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, rows: batch.map((e) => e.row) });
-      completions = batch.map((e) => ({ taskToken: e.taskToken, result: results[e.row.invoiceNumber] as LedgerWriteResult }));
-      rowsWritten += batch.length;
-      batchesWritten += 1;
-    } catch (err) {
-      const cause = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause : undefined;
-      const error = { type: cause?.type ?? 'LedgerWriteFailed', message: cause?.message ?? (err instanceof Error ? err.message : String(err)) };
-      completions = batch.map((e) => ({ taskToken: e.taskToken, error }));
-    }
-    await completeLedgerRows({ completions });
-
+  const rolloverDue = () => {
     const info = workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength > input.rolloverAfterEvents) {
-      await continueAsNew<typeof paymentLedgerWorkflow>({ ...input, pending });
+    return info.continueAsNewSuggested || info.historyLength > settings.rolloverAfterEvents;
+  };
+
+  for (;;) {
+    await condition(() => pending.size > 0 || rolloverDue());
+    if (rolloverDue()) {
+      // Bounded: rows past maxCarried are queued again by their runs when their wait for an answer ends.
+      const carried = [...pending.values()].slice(0, settings.maxCarried);
+      await continueAsNew<typeof paymentLedgerWorkflow>({ spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, settings, pending: carried });
+    }
+    if (settings.batchWindowMs > 0 && pending.size < settings.maxBatch) await sleep(settings.batchWindowMs);
+
+    const batch = [...pending.values()].slice(0, settings.maxBatch);
+    for (const request of batch) pending.delete(request.replyTo.workflowId);
+    let outcome: LedgerBatchOutcome;
+    try {
+      outcome = await writeLedgerBatch(settings, { spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, requests: batch });
+      stats.failedWrites = 0;
+    } catch (err) {
+      const type = failureTypeOf(err);
+      if (!(NON_RETRYABLE_TYPES as readonly string[]).includes(type)) {
+        // Sheets unreachable: keep the rows (a newer request of the same run, arrived meanwhile, wins) and wait.
+        stats.failedWrites += 1;
+        const kept = new Map(batch.filter((r) => !pending.has(r.replyTo.workflowId)).map((r) => [r.replyTo.workflowId, r] as const));
+        for (const [id, r] of pending) kept.set(id, r);
+        pending.clear();
+        for (const [id, r] of kept) pending.set(id, r);
+        log.warn('ledger batch not written; trying again later', { rows: batch.length, failedWrites: stats.failedWrites, type });
+        await condition(rolloverDue, WRITE_BACKOFF_MS[Math.min(stats.failedWrites, WRITE_BACKOFF_MS.length) - 1] as number);
+        continue;
+      }
+      // A cause no retry fixes (credentials, missing tab): every run of the batch fails with it, for an operator.
+      const error = { type, message: failureMessageOf(err).slice(0, 2000) };
+      outcome = { written: batch.map((r) => ({ requestId: r.requestId, error })), dropped: [], writeRequests: 0 };
+    }
+    stats.rowsWritten += outcome.written.length;
+    stats.batchesWritten += 1;
+    const replyTo = new Map(batch.map((r) => [r.requestId, r.replyTo]));
+    const replies: AddressedReply[] = outcome.written.map((reply) => ({ ...reply, replyTo: replyTo.get(reply.requestId) as LedgerRequest['replyTo'] }));
+    if (replies.length > 0) {
+      try {
+        await replyLedgerRequests({ replies });
+      } catch (err) {
+        // Their rows are written; a run that missed its answer queues again and is answered from the sheet.
+        log.warn('ledger replies not delivered', { runs: replies.length, type: failureTypeOf(err) });
+      }
     }
   }
 }

@@ -1,187 +1,70 @@
-// paymentSyncWorkflow: the five steps of DESIGN §1, read top to bottom; retries are the policies below.
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  condition,
-  log,
-  metricMeter,
-  patched,
-  proxyActivities,
-  setHandler,
-  upsertMemo,
-  upsertSearchAttributes,
-  workflowInfo,
-  type ActivityOptions,
-} from '@temporalio/workflow';
+// paymentSyncWorkflow: the five steps of DESIGN §1, read top to bottom. Retries are the policies below;
+// bookkeeping (status, memo, search attributes, metric, logs, the failure) is RunRecord's.
+import { ApplicationFailure, condition, patched, proxyActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { ErrorType, NON_RETRYABLE_TYPES } from '../domain/errors';
-import { METRIC } from '../metrics';
-import { parsePaymentInput, type PaymentSyncInput } from '../domain/payment-input';
-import { normalizePaymentMode } from '../domain/payment-modes';
-import { completedMemo, failedMemo, runningMemo, type PaymentFacts, type PaymentSyncMemo } from '../domain/run-summary';
-import type {
-  ArmadoBill,
-  ArmadoOutcome,
-  ConfirmedPayment,
-  LedgerRow,
-  LedgerWriteResult,
-  PaymentSyncResult,
-  PaymentSyncStatus,
-  StepName,
-  SyncOutcome,
-} from '../domain/payment-sync';
-import { InvoiceNumberKey, PaymentModeKey, retryArmadoNowSignal, statusQuery, SyncOutcomeKey } from './contract';
+import { ErrorType, failureTypeOf, NON_RETRYABLE_TYPES } from '../domain/errors';
+import { checkPaymentInput, type PaymentSyncInput } from '../domain/payment-input';
+import type { ArmadoBill, ArmadoOutcome, ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult } from '../domain/payment-sync';
+import { retryArmadoNowSignal, statusQuery } from './contract';
+import { LedgerReplySchema, ledgerRowWrittenSignal, type LedgerReply } from './ledger-contract';
+import { legacyPaymentSyncWorkflow } from './legacy/payment-sync-v1';
+import { RunRecord, stepFailure, type StepFailure } from './run-record';
+
+/** Runs started before this patch (ledger by task token) replay through the legacy function, unchanged. */
+export const PAYMENT_SYNC_V2_PATCH = 'payment-sync-v2';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_TYPES];
+/** Defaults for runs whose confirmTempoUpdate predates per-run timeouts (10 s HTTP timeouts). */
+const DEFAULT_TIMEOUTS: NonNullable<ConfirmedPayment['timeouts']> = { tempoCallMs: 15_000, armadoCallMs: 15_000, ledgerWriteMs: 210_000, ledgerRequeueMs: 600_000 };
+/** A ledger row not written after this long (Sheets down for a day) fails the step for an operator. */
+const LEDGER_GIVE_UP_MS = 24 * 3_600_000;
 
-/** Transient failures (network, timeout, 5xx, 429) retry with backoff for up to a day, then the run fails for an operator. */
-const apiCall: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
-  scheduleToCloseTimeout: '1 day',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes },
-};
-
-const { confirmTempoUpdate } = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes },
-});
-const { checkInvoiceFullyPaid, updateArmadoBillPayment } = proxyActivities<Activities>(apiCall);
-const { findArmadoBill } = proxyActivities<Activities>({
-  ...apiCall,
-  // A missing bill is waited for by the workflow itself, on a schedule that retryArmadoNow can cut short.
-  retry: { ...apiCall.retry, nonRetryableErrorTypes: [...nonRetryableErrorTypes, ErrorType.ArmadoBillNotFound] },
-});
-const { updatePaymentSheet } = proxyActivities<Activities>({
-  ...apiCall,
-  // Completed by the ledger writer once the row is written; if that takes longer (Sheets down), the row is
-  // queued again by the next attempt and replaces the stale one.
-  startToCloseTimeout: '10 minutes',
-});
-
-interface StepFailure {
-  step: StepName;
-  type: string;
-  message: string;
-  cause: Error;
-}
-
-function failureOf(step: StepName, err: unknown): StepFailure {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  const type = cause instanceof ApplicationFailure && cause.type ? cause.type : (cause as Error | undefined)?.name ?? 'Error';
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return { step, type, message, cause: err instanceof Error ? err : new Error(String(err)) };
-}
-
-function isFailureOfType(err: unknown, type: string): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === type;
-}
-
-export async function paymentSyncWorkflow(rawInput: PaymentSyncInput): Promise<PaymentSyncResult> {
-  const invoiceNumber = typeof rawInput?.invoiceNumber === 'string' ? rawInput.invoiceNumber.trim() : '';
-  const status: PaymentSyncStatus = {
-    invoiceNumber,
-    outcome: 'running',
-    currentStep: 'confirmTempoUpdate',
-    steps: {
-      confirmTempoUpdate: { state: 'pending' },
-      checkInvoiceFullyPaid: { state: 'pending' },
-      updatePaymentSheet: { state: 'pending' },
-      findArmadoBill: { state: 'pending' },
-      updateArmadoBillPayment: { state: 'pending' },
-    },
+/**
+ * Transient failures (network, timeout, 5xx, 429) retry with backoff for up to a day. The start-to-close
+ * covers the HTTP calls the activity makes (their own deadlines fire first); the short heartbeat timeout
+ * hands a step whose worker died to another worker within seconds.
+ */
+function apiCall(startToCloseMs: number, extraNonRetryable: string[] = []): ActivityOptions {
+  return {
+    startToCloseTimeout: startToCloseMs,
+    heartbeatTimeout: '10 seconds',
+    scheduleToCloseTimeout: '1 day',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: [...nonRetryableErrorTypes, ...extraNonRetryable] },
   };
-  let retryArmadoNow = false;
-  setHandler(statusQuery, () => status);
-  setHandler(retryArmadoNowSignal, () => {
-    retryArmadoNow = true;
+}
+
+const { confirmTempoUpdate, updatePaymentSheet } = proxyActivities<Activities>({
+  // No HTTP in either: settling the input, and queuing a row with the writer (a signal to Temporal).
+  startToCloseTimeout: '30s',
+  heartbeatTimeout: '10 seconds',
+  scheduleToCloseTimeout: '1 day',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+});
+
+export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<PaymentSyncResult> {
+  if (!patched(PAYMENT_SYNC_V2_PATCH)) return legacyPaymentSyncWorkflow(raw);
+  const run: RunRecord = new RunRecord();
+  const armadoNow = { requested: false };
+  const ledgerReplies = new Map<string, LedgerReply>();
+  setHandler(statusQuery, () => run.status);
+  setHandler(retryArmadoNowSignal, () => void (armadoNow.requested = true));
+  setHandler(ledgerRowWrittenSignal, (reply: unknown) => {
+    const parsed = LedgerReplySchema.safeParse(reply);
+    // Only answers to this run's own requests count: a stale or forged one changes nothing.
+    if (parsed.success && parsed.data.requestId.startsWith(`${workflowInfo().runId}/`)) ledgerReplies.set(parsed.data.requestId, parsed.data as LedgerReply);
   });
 
-  // Runs recorded before the memo existed replay without it; see "Changing workflow code" in README.
-  const withMemo = patched('run-memo');
-  const facts: PaymentFacts = {
-    invoiceNumber,
-    paymentMode: typeof rawInput?.paymentMode === 'string' ? rawInput.paymentMode.trim() : undefined,
-    paymentDate: typeof rawInput?.paymentDate === 'string' ? rawInput.paymentDate.trim() : undefined,
-    amount: typeof rawInput?.amount === 'number' && Number.isFinite(rawInput.amount) ? rawInput.amount : undefined,
-  };
-  const setMemo = (memo: PaymentSyncMemo) => {
-    if (withMemo) upsertMemo({ ...memo });
-  };
-  setMemo(runningMemo(facts));
+  const checked = checkPaymentInput(raw);
+  if (!checked.ok) run.invalidInput(`invalid payment input: ${checked.problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
+  const input = checked.input;
+  run.started(input);
 
-  const setOutcome = (outcome: SyncOutcome, failureType?: string) => {
-    status.outcome = outcome;
-    upsertSearchAttributes([{ key: SyncOutcomeKey, value: outcome }]);
-    if (outcome === 'running') return;
-    // Neither the counter nor the log line is emitted when a worker replays this history.
-    metricMeter.createCounter(METRIC.payments, '', 'Payment syncs that ended, by outcome and failure type').add(1, { outcome, failure_type: failureType ?? 'none' });
-    const meta = { invoiceNumber, outcome, ...(failureType ? { failureType } : {}) };
-    if (outcome === 'failed') log.warn('payment sync failed', meta);
-    else log.info('payment sync finished', meta);
-  };
-  upsertSearchAttributes([
-    ...(invoiceNumber ? [{ key: InvoiceNumberKey, value: invoiceNumber }] : []),
-    ...(typeof rawInput?.paymentMode === 'string' ? [{ key: PaymentModeKey, value: normalizePaymentMode(rawInput.paymentMode) }] : []),
-    { key: SyncOutcomeKey, value: 'running' },
-  ]);
-
-  async function step<T>(name: StepName, run: () => Promise<T>, detail?: (value: T) => string): Promise<T> {
-    status.currentStep = name;
-    status.steps[name] = { state: 'running' };
-    try {
-      const value = await run();
-      status.steps[name] = { state: 'done', detail: detail?.(value) };
-      return value;
-    } catch (err) {
-      // A missing bill is a wait, not a failure: findBillPatiently decides when it becomes one.
-      if (!isFailureOfType(err, ErrorType.ArmadoBillNotFound)) {
-        const f = failureOf(name, err);
-        status.steps[name] = { state: 'failed', errorType: f.type, message: f.message };
-      }
-      throw err;
-    }
-  }
-
-  /** Fails the run with one ApplicationFailure naming the invoice and every failed step. */
-  function failRun(failures: StepFailure[]): never {
-    setOutcome('failed', failures[0]?.type);
-    setMemo(failedMemo(facts, failures));
-    status.currentStep = 'done';
-    const first = failures[0] as StepFailure;
-    throw ApplicationFailure.create({
-      type: first.type,
-      message: `invoice ${invoiceNumber || '(none)'}: ${failures.map((f) => `${f.step} failed (${f.type}: ${f.message})`).join('; ')}`,
-      nonRetryable: true,
-      details: [failures.map(({ step: s, type, message }) => ({ step: s, type, message }))],
-      cause: failures.length === 1 ? first.cause : undefined,
-    });
-  }
-
-  let input: PaymentSyncInput;
-  let payment: ConfirmedPayment;
-  let fullyPaid: boolean;
-  try {
-    input = parsePaymentInput(rawInput);
-  } catch (err) {
-    status.steps.confirmTempoUpdate = { state: 'failed', errorType: ErrorType.InvalidPaymentInput, message: (err as Error).message };
-    setOutcome('failed', ErrorType.InvalidPaymentInput);
-    setMemo(failedMemo(facts, [{ step: 'confirmTempoUpdate', type: ErrorType.InvalidPaymentInput, message: (err as Error).message }]));
-    throw err;
-  }
-  try {
-    payment = await step('confirmTempoUpdate', () => confirmTempoUpdate(input), (p) => `paymentType ${p.paymentType}`);
-  } catch (err) {
-    failRun([failureOf('confirmTempoUpdate', err)]);
-  }
-  try {
-    ({ fullyPaid } = await step(
-      'checkInvoiceFullyPaid',
-      () => checkInvoiceFullyPaid({ dossier: payment.dossier, invoiceNumber: payment.invoiceNumber }),
-      (s) => (s.fullyPaid ? 'fully paid' : 'partially paid'),
-    ));
-  } catch (err) {
-    failRun([failureOf('checkInvoiceFullyPaid', err)]);
-  }
+  const payment = await run.step('confirmTempoUpdate', () => confirmTempoUpdate(input), (p) => `paymentType ${p.paymentType}`).catch(failWith(run, 'confirmTempoUpdate'));
+  const timeouts = payment.timeouts ?? DEFAULT_TIMEOUTS;
+  const { checkInvoiceFullyPaid } = proxyActivities<Activities>(apiCall(timeouts.tempoCallMs));
+  const { fullyPaid } = await run
+    .step('checkInvoiceFullyPaid', () => checkInvoiceFullyPaid({ dossier: payment.dossier, invoiceNumber: payment.invoiceNumber }), (s) => (s.fullyPaid ? 'fully paid' : 'partially paid'))
+    .catch(failWith(run, 'checkInvoiceFullyPaid'));
 
   const row: LedgerRow = {
     invoiceNumber: payment.invoiceNumber,
@@ -191,82 +74,141 @@ export async function paymentSyncWorkflow(rawInput: PaymentSyncInput): Promise<P
     amount: payment.amount,
     workflowId: workflowInfo().workflowId,
   };
+  const ledger = new LedgerSteps(run, ledgerReplies, timeouts.ledgerRequeueMs);
+  const armado = new ArmadoSteps(run, payment, armadoNow);
 
-  /** Looks for the bill until it exists, the schedule runs out, or an operator says look now. */
-  async function findBillPatiently(deadline: number): Promise<ArmadoBill> {
-    for (;;) {
-      try {
-        return await step('findArmadoBill', () => findArmadoBill({ invoiceNumber: payment.invoiceNumber }), (b) => `bill ${b.id}`);
-      } catch (err) {
-        if (!isFailureOfType(err, ErrorType.ArmadoBillNotFound)) throw err;
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) {
-          const f = failureOf('findArmadoBill', err);
-          status.steps.findArmadoBill = { state: 'failed', errorType: f.type, message: f.message };
-          throw err;
-        }
-        status.steps.findArmadoBill = {
-          state: 'waiting',
-          detail: `no bill yet; looking again in ${Math.round(Math.min(payment.billSearch.intervalMs, remaining) / 1000)}s or on retryArmadoNow`,
-        };
-        retryArmadoNow = false;
-        await condition(() => retryArmadoNow, Math.min(payment.billSearch.intervalMs, remaining));
+  // The ledger and Armado steps run side by side; neither's failure stops the other.
+  const [sheetWrite, armadoSync] = await Promise.allSettled([ledger.write(row), fullyPaid ? armado.sync() : armado.skip()]);
+  const failures: StepFailure[] = [];
+  if (sheetWrite.status === 'rejected') failures.push(stepFailure('updatePaymentSheet', sheetWrite.reason));
+  if (armadoSync.status === 'rejected') failures.push(stepFailure(armado.failedStep, armadoSync.reason));
+  if (sheetWrite.status === 'rejected' || armadoSync.status === 'rejected') return run.fail(failures);
+
+  let sheet = sheetWrite.value;
+  const outcome = armadoSync.value;
+  // Fill in the ledger's "Bill Armado" column now that the bill is known (unless a later payment owns the row).
+  if ((outcome.status === 'updated' || outcome.status === 'already-up-to-date') && sheet.status !== 'kept-later-payment') {
+    const filled = await ledger.write({ ...row, armadoBillId: outcome.billId }).catch(failWith(run, 'updatePaymentSheet'));
+    sheet = { status: filled.status === 'kept-later-payment' ? filled.status : sheet.status, row: filled.row };
+  }
+  return run.completed(
+    { invoiceNumber: payment.invoiceNumber, fullyPaid, outcome: fullyPaid ? 'synced' : 'partially-paid', sheet, armado: outcome },
+    payment.paymentMode,
+  );
+}
+
+function failWith(run: RunRecord, step: Parameters<typeof stepFailure>[0]): (err: unknown) => never {
+  return (err) => run.fail([stepFailure(step, err)]);
+}
+
+/** Step 3: the row goes to the tab's single writer, which answers by signal once it is in the sheet. */
+class LedgerSteps {
+  private writes = 0;
+
+  constructor(
+    private readonly run: RunRecord,
+    private readonly replies: Map<string, LedgerReply>,
+    private readonly requeueAfterMs: number,
+  ) {}
+
+  write(row: LedgerRow): Promise<LedgerWriteResult> {
+    return this.run.step('updatePaymentSheet', () => this.queueUntilWritten(row), (r) => `${r.status} row ${r.row}`);
+  }
+
+  /** Queues the row, waits for the answer; with none in time (a lost reply, Sheets down), queues it again. */
+  private async queueUntilWritten(row: LedgerRow): Promise<LedgerWriteResult> {
+    const write = ++this.writes;
+    const giveUpAt = Date.now() + LEDGER_GIVE_UP_MS;
+    const asked: string[] = [];
+    const answer = () => asked.map((id) => this.replies.get(id)).find((r) => r !== undefined);
+    for (let attempt = 1; ; attempt++) {
+      const requestId = `${workflowInfo().runId}/${write}/${attempt}`;
+      asked.push(requestId);
+      await updatePaymentSheet({ row, requestId });
+      if (attempt > 1) this.run.waiting('updatePaymentSheet', `row queued again (attempt ${attempt}): no answer from the ledger writer yet`);
+      const remaining = giveUpAt - Date.now();
+      await condition(() => answer() !== undefined, Math.max(1, Math.min(this.requeueAfterMs, remaining)));
+      const reply = answer();
+      if (reply && 'result' in reply) return reply.result;
+      if (reply) throw ApplicationFailure.create({ type: reply.error.type, message: reply.error.message, nonRetryable: true });
+      if (Date.now() >= giveUpAt) {
+        throw ApplicationFailure.create({
+          type: ErrorType.ExternalApiUnavailable,
+          message: `the ledger row of invoice ${row.invoiceNumber} was not written within a day (Google Sheets unavailable?)`,
+          nonRetryable: true,
+        });
       }
     }
   }
+}
 
-  async function syncArmado(): Promise<ArmadoOutcome> {
-    const deadline = Date.now() + payment.billSearch.giveUpAfterMs;
+/** Steps 4 and 5: find the one bill (waiting for it on a schedule), then record the payment on it. */
+class ArmadoSteps {
+  failedStep: 'findArmadoBill' | 'updateArmadoBillPayment' = 'updateArmadoBillPayment';
+  private readonly find;
+  private readonly update;
+
+  constructor(
+    private readonly run: RunRecord,
+    private readonly payment: ConfirmedPayment,
+    private readonly now: { requested: boolean },
+  ) {
+    const timeouts = payment.timeouts ?? DEFAULT_TIMEOUTS;
+    // A missing bill (also a 404 on the PUT: deleted and re-created) is waited for here, not retried in place.
+    this.find = proxyActivities<Activities>(apiCall(timeouts.armadoCallMs, [ErrorType.ArmadoBillNotFound])).findArmadoBill;
+    this.update = proxyActivities<Activities>(apiCall(2 * timeouts.armadoCallMs, [ErrorType.ArmadoBillNotFound])).updateArmadoBillPayment;
+  }
+
+  async skip(): Promise<ArmadoOutcome> {
+    this.run.skipped('findArmadoBill', 'invoice partially paid');
+    this.run.skipped('updateArmadoBillPayment', 'invoice partially paid');
+    return { status: 'skipped-partial' };
+  }
+
+  async sync(): Promise<ArmadoOutcome> {
+    const deadline = Date.now() + this.payment.billSearch.giveUpAfterMs;
     for (;;) {
-      const bill = await findBillPatiently(deadline);
+      const bill = await this.findPatiently(deadline);
       try {
-        return await step(
+        return await this.run.step(
           'updateArmadoBillPayment',
-          () => updateArmadoBillPayment({ invoiceNumber: payment.invoiceNumber, bill, paymentType: payment.paymentType, paymentDate: payment.armadoPaymentDate }),
+          () => this.update({ invoiceNumber: this.payment.invoiceNumber, bill, paymentType: this.payment.paymentType, paymentDate: this.payment.armadoPaymentDate }),
           (o) => o.status,
+          isBillNotFound,
         );
       } catch (err) {
-        // The bill vanished between search and update: search again on the same schedule.
-        if (!isFailureOfType(err, ErrorType.ArmadoBillNotFound)) throw err;
+        if (!isBillNotFound(err)) throw err;
+        // The bill vanished between search and update: back to the search, on the same schedule.
+        this.run.waiting('updateArmadoBillPayment', 'the bill disappeared from Armado; searching again');
       }
     }
   }
 
-  // The ledger and Armado branches run side by side; neither's failure stops the other.
-  const [ledger, armado] = await Promise.allSettled([
-    step('updatePaymentSheet', () => updatePaymentSheet(row), (r) => `${r.status} row ${r.row}`),
-    fullyPaid
-      ? syncArmado()
-      : Promise.resolve<ArmadoOutcome>({ status: 'skipped-partial' }).then((o) => {
-          status.steps.findArmadoBill = { state: 'skipped', detail: 'invoice partially paid' };
-          status.steps.updateArmadoBillPayment = { state: 'skipped', detail: 'invoice partially paid' };
-          return o;
-        }),
-  ]);
-  const failures: StepFailure[] = [];
-  if (ledger.status === 'rejected') failures.push(failureOf('updatePaymentSheet', ledger.reason));
-  if (armado.status === 'rejected') {
-    const failedStep = status.steps.findArmadoBill.state === 'failed' ? 'findArmadoBill' : 'updateArmadoBillPayment';
-    failures.push(failureOf(failedStep, armado.reason));
-  }
-  if (failures.length > 0) failRun(failures);
-
-  let sheet = (ledger as PromiseFulfilledResult<LedgerWriteResult>).value;
-  const armadoOutcome = (armado as PromiseFulfilledResult<ArmadoOutcome>).value;
-  if (armadoOutcome.status !== 'skipped-partial') {
-    // Fill in the ledger's "Bill Armado" column now that the bill is known; the row stays where it is.
-    try {
-      const filled = await step('updatePaymentSheet', () => updatePaymentSheet({ ...row, armadoBillId: armadoOutcome.billId }), (r) => `${r.status} row ${r.row}`);
-      sheet = { status: sheet.status, row: filled.row };
-    } catch (err) {
-      failRun([failureOf('updatePaymentSheet', err)]);
+  /** Looks for the bill until it exists, the schedule runs out, or an operator says look now. */
+  private async findPatiently(deadline: number): Promise<ArmadoBill> {
+    const { intervalMs } = this.payment.billSearch;
+    for (;;) {
+      try {
+        return await this.run.step('findArmadoBill', () => this.find({ invoiceNumber: this.payment.invoiceNumber }), (b) => `bill ${b.id}`, isBillNotFound);
+      } catch (err) {
+        if (!isBillNotFound(err)) {
+          this.failedStep = 'findArmadoBill';
+          throw err;
+        }
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) {
+          this.failedStep = 'findArmadoBill';
+          throw err;
+        }
+        const wait = Math.min(intervalMs, remaining);
+        this.run.waiting('findArmadoBill', `no bill yet; looking again in ${Math.round(wait / 1000)}s or on retryArmadoNow`);
+        this.now.requested = false;
+        await condition(() => this.now.requested, wait);
+      }
     }
   }
+}
 
-  const outcome = fullyPaid ? 'synced' : 'partially-paid';
-  const result: PaymentSyncResult = { invoiceNumber: payment.invoiceNumber, fullyPaid, outcome, sheet, armado: armadoOutcome };
-  setOutcome(outcome);
-  setMemo(completedMemo({ ...facts, paymentMode: payment.paymentMode }, result));
-  status.currentStep = 'done';
-  return result;
+function isBillNotFound(err: unknown): boolean {
+  return failureTypeOf(err) === ErrorType.ArmadoBillNotFound;
 }

@@ -4,7 +4,10 @@ import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@tempo
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
-import type { ConfirmedPayment, PaymentSyncResult } from '../../src/domain/payment-sync';
+import { Context } from '@temporalio/activity';
+import type { QueueLedgerRowArgs } from '../../src/activities/sheets';
+import type { ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult } from '../../src/domain/payment-sync';
+import { ledgerRowWrittenSignal } from '../../src/workflows/ledger-contract';
 import { temporal } from '@temporalio/proto';
 import { retryArmadoNowSignal, SEARCH_ATTRIBUTE_KEYS, statusQuery } from '../../src/workflows/contract';
 import { installQuietRuntime } from '../helpers/e2e';
@@ -38,6 +41,16 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.teardown());
 
+/** Stands in for the tab's ledger writer: answers the run by signal, as the writer does once the row is written. */
+function writer(answer: (row: LedgerRow) => LedgerWriteResult = () => ({ status: 'appended', row: 2 })) {
+  return async (args: QueueLedgerRowArgs) => {
+    const ctx = Context.current();
+    const { workflowId, runId } = ctx.info.workflowExecution as { workflowId: string; runId: string };
+    await ctx.client.workflow.getHandle(workflowId, runId).signal(ledgerRowWrittenSignal, { requestId: args.requestId, result: answer(args.row) });
+    return { queued: true, requestId: args.requestId, writer: 'stub' };
+  };
+}
+
 function permanent(type: string, message = type) {
   return ApplicationFailure.create({ type, message, nonRetryable: true });
 }
@@ -47,7 +60,7 @@ async function run<T>(stubs: Stubs, body: (handle: Awaited<ReturnType<typeof env
   const activities: Stubs = {
     confirmTempoUpdate: async () => confirmed,
     checkInvoiceFullyPaid: async () => ({ fullyPaid: true }),
-    updatePaymentSheet: async () => ({ status: 'appended', row: 2 }),
+    updatePaymentSheet: writer(),
     findArmadoBill: async () => bill,
     updateArmadoBillPayment: async () => ({ status: 'updated', billId: '1000', paymentType: 2, paymentDate: confirmed.armadoPaymentDate }),
     ...stubs,
@@ -77,9 +90,7 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 
 test('fully paid: ledger row, then Armado updated, then the bill id filled into the ledger', async () => {
   const rows: unknown[] = [];
-  const result = await run({ updatePaymentSheet: async (row: never) => (rows.push(row), { status: rows.length === 1 ? 'appended' : 'updated', row: 7 }) }, (h) =>
-    h.result(),
-  );
+  const result = await run({ updatePaymentSheet: writer((row) => (rows.push(row), { status: rows.length === 1 ? 'appended' : 'updated', row: 7 })) }, (h) => h.result());
   expect(result).toEqual<PaymentSyncResult>({
     invoiceNumber: '20664',
     fullyPaid: true,

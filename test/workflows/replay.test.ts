@@ -56,7 +56,8 @@ describe('recorded histories replay against the current workflow code', () => {
       .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
       .map((e) => JSON.parse(Buffer.from(e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? '', 'base64').toString()) as { id: string })
       .map((p) => p.id);
-  const hasPatch = (file: string) => patchIds(file).includes('run-memo');
+  const hasPatch = (file: string, id = 'run-memo') => patchIds(file).includes(id);
+  const inFolder = (folder: string) => files.filter((f) => f.includes(join('histories', folder)) && !f.endsWith('ledger-writer.json'));
   const modifiesMemo = (file: string) => eventTypes(file).some((e) => e.eventType.endsWith('WORKFLOW_PROPERTIES_MODIFIED'));
 
   test('histories recorded before patched("run-memo") took the old path', () => {
@@ -65,9 +66,15 @@ describe('recorded histories replay against the current workflow code', () => {
     expect(legacy.filter((f) => hasPatch(f) || modifiesMemo(f))).toEqual([]);
   });
 
-  test('runs recorded since take the patched path: marker, then a memo', () => {
+  test('histories recorded between the two patches took the run-memo path and the first ledger protocol', () => {
+    const v1 = inFolder('before-v2');
+    expect(v1.length).toBeGreaterThanOrEqual(14);
+    expect(v1.filter((f) => !hasPatch(f) || !modifiesMemo(f) || hasPatch(f, 'payment-sync-v2'))).toEqual([]);
+  });
+
+  test('runs recorded since take the v2 path: its marker, then a memo', () => {
     const current = BRANCHES.filter((b) => b !== 'ledger-writer').map((b) => join(HISTORIES, `${b}.json`));
-    expect(current.filter((f) => !hasPatch(f) || !modifiesMemo(f))).toEqual([]);
+    expect(current.filter((f) => !hasPatch(f, 'payment-sync-v2') || !modifiesMemo(f))).toEqual([]);
   });
 
   test(`all ${files.length} histories replay without a determinism error`, async () => {

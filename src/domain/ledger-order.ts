@@ -1,0 +1,25 @@
+// "Latest payment wins" (DESIGN §1) for the ledger: which of two payments of one invoice a row must show.
+import type { LedgerRow } from './payment-sync';
+
+/** `YYYY-MM-DD` or `YYYY-MM-DD HH:mm` (the ledger's reading); a bare date is midnight. Unreadable → undefined. */
+function ledgerInstant(text: string): string | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}))?/.exec(text.trim());
+  return m ? `${m[1]} ${m[2] ?? '00:00'}` : undefined;
+}
+
+export type LedgerPayment = Pick<LedgerRow, 'paymentDate' | 'workflowId'> & { status?: string };
+
+/**
+ * True when `candidate` must not replace what `current` shows: it is an earlier payment, or a different
+ * payment of the same moment (a tie keeps what is there) — except that the payment settling the invoice
+ * wins a tie against a partial one (payments known only by their day often share it). The same run writing
+ * again always may. A date a person typed in another form does not block a write: the service owns the row.
+ */
+export function isOlderLedgerPayment(current: LedgerPayment, candidate: LedgerPayment): boolean {
+  if (current.workflowId && current.workflowId === candidate.workflowId) return false;
+  const here = ledgerInstant(current.paymentDate);
+  const there = ledgerInstant(candidate.paymentDate);
+  if (here === undefined || there === undefined) return false;
+  if (there === here) return !(candidate.status === 'Payée' && current.status === 'Partiellement payée');
+  return there < here;
+}
