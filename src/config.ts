@@ -136,16 +136,13 @@ export const ConfigSchema = z
       .pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'must be one of TRACE, DEBUG, INFO, WARN, ERROR' })),
     WORKER_SHUTDOWN_GRACE: duration('30s'),
     WORKFLOW_BUNDLE: z.string().trim().min(1).optional(),
-  })
-  .superRefine((e, ctx) => {
-    if (e.ARMADO_BILL_RETRY_INTERVAL > 0 && e.ARMADO_BILL_RETRY_FOR / e.ARMADO_BILL_RETRY_INTERVAL > MAX_BILL_SEARCHES) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['ARMADO_BILL_RETRY_INTERVAL'],
-        message: `must be at least ARMADO_BILL_RETRY_FOR / ${MAX_BILL_SEARCHES} (${Math.ceil(e.ARMADO_BILL_RETRY_FOR / MAX_BILL_SEARCHES / 1000)}s here): more searches would grow a run's history past the server's limits`,
-      });
-    }
   });
+
+/** Checked apart from the schema (which stays pickable by the callers' loaders), reported with the rest. */
+function billSearchProblem(e: RawConfig): string | undefined {
+  if (e.ARMADO_BILL_RETRY_FOR / e.ARMADO_BILL_RETRY_INTERVAL <= MAX_BILL_SEARCHES) return undefined;
+  return `ARMADO_BILL_RETRY_INTERVAL: must be at least ARMADO_BILL_RETRY_FOR / ${MAX_BILL_SEARCHES} (${Math.ceil(e.ARMADO_BILL_RETRY_FOR / MAX_BILL_SEARCHES / 1000)}s here): more searches would grow a run's history past the server's limits`;
+}
 
 /** Checked apart from the schema so that it is reported together with every other problem. */
 function credentialsProblem(env: NodeJS.ProcessEnv): string | undefined {
@@ -273,6 +270,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems = parsed.success ? [] : problemsOf(parsed.error, env);
   const credentials = credentialsProblem(env);
   if (credentials) problems.push(credentials);
+  const billSearch = parsed.success ? billSearchProblem(parsed.data) : undefined;
+  if (billSearch) problems.push(billSearch);
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {

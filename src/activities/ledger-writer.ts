@@ -44,15 +44,16 @@ async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Prom
  */
 async function stillWaiting(client: Client, request: LedgerRequest): Promise<string | undefined> {
   try {
-    const run = await client.workflow.getHandle(request.replyTo.workflowId, request.replyTo.runId).describe();
+    // The workflow's current run: a run reset after queuing its row still waits for it (as the new run).
+    const run = await client.workflow.getHandle(request.replyTo.workflowId).describe();
     if (run.type !== 'paymentSyncWorkflow') return `run ${request.replyTo.workflowId} is a ${run.type}, not a payment run`;
-    if (run.status.name !== 'RUNNING') return `run ${request.replyTo.workflowId}/${request.replyTo.runId} is ${run.status.name.toLowerCase()}`;
+    if (run.status.name !== 'RUNNING') return `run ${request.replyTo.workflowId} is ${run.status.name.toLowerCase()}`;
     const invoice = run.typedSearchAttributes.get(InvoiceNumberKey);
     if (invoice !== request.row.invoiceNumber) return `run ${request.replyTo.workflowId} is not a payment of invoice ${request.row.invoiceNumber}`;
     if (request.row.workflowId !== request.replyTo.workflowId) return `row names workflow ${request.row.workflowId}, not its sender`;
     return undefined;
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return `run ${request.replyTo.workflowId}/${request.replyTo.runId} does not exist`;
+    if (err instanceof WorkflowNotFoundError) return `run ${request.replyTo.workflowId} does not exist`;
     throw err;
   }
 }
@@ -100,10 +101,11 @@ export function createLedgerWriterActivities(deps: LedgerWriterDeps) {
       const failures: string[] = [];
       await eachLimited(args.replies, 16, async ({ replyTo, ...reply }) => {
         try {
-          await ctx.client.workflow.getHandle(replyTo.workflowId, replyTo.runId).signal(ledgerRowWrittenSignal, reply as LedgerReply);
+          // To the workflow's current run: after a reset it is the new run, which knows the request from its history.
+          await ctx.client.workflow.getHandle(replyTo.workflowId).signal(ledgerRowWrittenSignal, reply as LedgerReply);
           delivered += 1;
         } catch (err) {
-          if (err instanceof WorkflowNotFoundError) gone += 1; // finished, reset or terminated meanwhile
+          if (err instanceof WorkflowNotFoundError) gone += 1; // finished or terminated meanwhile
           else failures.push(err instanceof Error ? err.message : String(err));
         }
       });

@@ -23,8 +23,9 @@ export interface SheetsActivityDeps {
 
 export interface QueueLedgerRowArgs {
   row: LedgerRow;
-  /** Names this write among the run's requests, so that an answer to an older one is recognised as such. */
-  requestId: string;
+  /** Which of the run's ledger writes (1: the row, 2: the bill id fill-in) and which time it is queued. */
+  write: number;
+  attempt: number;
 }
 
 export interface LedgerRowQueued {
@@ -34,7 +35,7 @@ export interface LedgerRowQueued {
 }
 
 function isQueueArgs(args: LedgerRow | QueueLedgerRowArgs): args is QueueLedgerRowArgs {
-  return typeof args === 'object' && args !== null && 'requestId' in args;
+  return typeof args === 'object' && args !== null && 'write' in args;
 }
 
 export function createSheetsActivities(deps: SheetsActivityDeps) {
@@ -51,6 +52,9 @@ export function createSheetsActivities(deps: SheetsActivityDeps) {
         throw permanentFailure(ErrorType.InvalidPaymentInput, `ledger row rejected: ${row.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
       const { workflowId, runId } = ctx.info.workflowExecution as { workflowId: string; runId: string };
+      // Named after the run that really sends it and kept in its history as this activity's result: a run
+      // reset past this point knows the request as its own, and a reset run never mistakes an older answer.
+      const requestId = `${runId}/${args.write}/${args.attempt}`;
       const writer = ledgerWriterId(deps.spreadsheetId, deps.sheetName, ctx.info.taskQueue);
       const start: LedgerWriterInput = { spreadsheetId: deps.spreadsheetId, sheetName: deps.sheetName, settings: deps.settings };
       try {
@@ -59,7 +63,7 @@ export function createSheetsActivities(deps: SheetsActivityDeps) {
           taskQueue: ctx.info.taskQueue,
           args: [start],
           signal: enqueueLedgerRowSignal,
-          signalArgs: [{ requestId: args.requestId, row: row.data, replyTo: { workflowId, runId }, settings: deps.settings }],
+          signalArgs: [{ requestId, row: row.data, replyTo: { workflowId, runId }, settings: deps.settings }],
         });
       } catch (err) {
         throw transientFailure(
@@ -68,7 +72,7 @@ export function createSheetsActivities(deps: SheetsActivityDeps) {
         );
       }
       ctx.log.info('ledger row queued with the tab writer', { invoiceNumber: args.row.invoiceNumber, ledgerStatus: args.row.status, writer });
-      return { queued: true, requestId: args.requestId, writer };
+      return { queued: true, requestId, writer };
     },
   };
 }

@@ -44,7 +44,7 @@ function latestPerInvoice(rows: LedgerRow[]): LedgerRow[] {
   const latest = new Map<string, LedgerRow>();
   for (const row of rows) {
     const current = latest.get(row.invoiceNumber);
-    if (!current || current.workflowId === row.workflowId || isOlderLedgerPayment(current, row)) latest.set(row.invoiceNumber, row);
+    if (!current || !isOlderLedgerPayment(current, row)) latest.set(row.invoiceNumber, row);
   }
   return [...latest.values()];
 }

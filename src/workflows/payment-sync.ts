@@ -50,8 +50,8 @@ export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<Paymen
   setHandler(retryArmadoNowSignal, () => void (armadoNow.requested = true));
   setHandler(ledgerRowWrittenSignal, (reply: unknown) => {
     const parsed = LedgerReplySchema.safeParse(reply);
-    // Only answers to this run's own requests count: a stale or forged one changes nothing.
-    if (parsed.success && parsed.data.requestId.startsWith(`${workflowInfo().runId}/`)) ledgerReplies.set(parsed.data.requestId, parsed.data as LedgerReply);
+    // Kept until the step looks: only answers to requests this run made count (a stale or forged one is ignored).
+    if (parsed.success && ledgerReplies.size < 100) ledgerReplies.set(parsed.data.requestId, parsed.data as LedgerReply);
   });
 
   const checked = checkPaymentInput(raw);
@@ -122,9 +122,8 @@ class LedgerSteps {
     const asked: string[] = [];
     const answer = () => asked.map((id) => this.replies.get(id)).find((r) => r !== undefined);
     for (let attempt = 1; ; attempt++) {
-      const requestId = `${workflowInfo().runId}/${write}/${attempt}`;
+      const { requestId } = await updatePaymentSheet({ row, write, attempt });
       asked.push(requestId);
-      await updatePaymentSheet({ row, requestId });
       if (attempt > 1) this.run.waiting('updatePaymentSheet', `row queued again (attempt ${attempt}): no answer from the ledger writer yet`);
       const remaining = giveUpAt - Date.now();
       await condition(() => answer() !== undefined, Math.max(1, Math.min(this.requeueAfterMs, remaining)));

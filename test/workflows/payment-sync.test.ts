@@ -46,8 +46,9 @@ function writer(answer: (row: LedgerRow) => LedgerWriteResult = () => ({ status:
   return async (args: QueueLedgerRowArgs) => {
     const ctx = Context.current();
     const { workflowId, runId } = ctx.info.workflowExecution as { workflowId: string; runId: string };
-    await ctx.client.workflow.getHandle(workflowId, runId).signal(ledgerRowWrittenSignal, { requestId: args.requestId, result: answer(args.row) });
-    return { queued: true, requestId: args.requestId, writer: 'stub' };
+    const requestId = `${runId}/${args.write}/${args.attempt}`;
+    await ctx.client.workflow.getHandle(workflowId, runId).signal(ledgerRowWrittenSignal, { requestId, result: answer(args.row) });
+    return { queued: true, requestId, writer: 'stub' };
   };
 }
 
