@@ -15,6 +15,8 @@ const ARMADO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/;
 export class ArmadoSandbox {
   readonly server: SandboxServer;
   readonly puts: { billId: number; paymentType: number; paymentDate: string }[] = [];
+  /** Runs when a PUT arrives, before it is applied: a test deletes or re-creates the bill at that moment. */
+  beforePut?: (billId: number) => void;
   private readonly bills = new Map<number, ArmadoBillRecord>();
   private nextId = 1000;
 
@@ -30,6 +32,11 @@ export class ArmadoSandbox {
     const bill: ArmadoBillRecord = { id: this.nextId++, reference, amount, paymentType: null, paymentDate: null, updatedAt: null };
     this.bills.set(bill.id, bill);
     return bill;
+  }
+
+  /** Deleted in Armado's UI: searches no longer find it and a PUT on its id answers 404. */
+  removeBill(id: number): void {
+    this.bills.delete(id);
   }
 
   bill(id: number): ArmadoBillRecord | undefined {
@@ -54,6 +61,7 @@ export class ArmadoSandbox {
     }
     const put = /^\/v1\/bill\/(\d+)$/.exec(req.path);
     if (req.method === 'PUT' && put) {
+      this.beforePut?.(Number(put[1]));
       const bill = this.bills.get(Number(put[1]));
       if (!bill) return { status: 404, body: { message: 'Bill not found' } };
       const body = (req.body ?? {}) as { paymentType?: unknown; paymentDate?: unknown };
