@@ -2,6 +2,7 @@
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityClients } from './activities';
 import type { Config } from './config';
+import { cachedWorkflowBundle } from './temporal/workflow-bundle';
 
 export interface PaymentWorkerOptions {
   config: Config;
@@ -15,13 +16,16 @@ export interface PaymentWorkerOptions {
 
 export async function createPaymentWorker(options: PaymentWorkerOptions): Promise<Worker> {
   const { config } = options;
-  const bundle = options.workflowBundle ?? (config.worker.workflowBundle ? { codePath: config.worker.workflowBundle } : undefined);
+  const workflowsPath = require.resolve('./workflows');
+  // Compiled code (npm start / worker): reuse the bundle of this exact code from the cache when there is one.
+  const cached = !options.workflowBundle && !config.worker.workflowBundle && workflowsPath.endsWith('.js') ? await cachedWorkflowBundle(workflowsPath, (line) => Runtime.instance().logger.info(line)) : undefined;
+  const bundle = options.workflowBundle ?? (config.worker.workflowBundle ? { codePath: config.worker.workflowBundle } : cached ? { codePath: cached } : undefined);
   return Worker.create({
     connection: options.connection,
     namespace: config.temporal.namespace,
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     activities: createActivities(config, options.clients),
-    ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...(bundle ? { workflowBundle: bundle } : { workflowsPath }),
     // On SIGTERM the SDK stops polling at once; activities already running get this long to finish.
     shutdownGraceTime: config.worker.shutdownGraceMs,
   });

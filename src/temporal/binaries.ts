@@ -22,7 +22,9 @@ function findProjectRoot(start: string): string {
 }
 
 export const PROJECT_ROOT = findProjectRoot(__dirname);
-export const CACHE_DIR = process.env.TEMPORAL_BIN_CACHE ?? join(PROJECT_ROOT, '.cache', 'temporal');
+/** The project's git-ignored cache (Temporal binaries, workflow bundles). */
+export const CACHE_DIR_ROOT = join(PROJECT_ROOT, '.cache');
+export const CACHE_DIR = process.env.TEMPORAL_BIN_CACHE ?? join(CACHE_DIR_ROOT, 'temporal');
 
 function isExecutable(path: string): boolean {
   try {

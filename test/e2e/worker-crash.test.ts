@@ -52,3 +52,32 @@ test('SIGKILL between the ledger and Armado steps, restart: one ledger row, one 
   // After the restart only the bill id was filled in: the row itself was not written again.
   expect(rig.sandboxes.google.server.count('POST', `/v4/spreadsheets/${rig.sandboxes.spreadsheetId}/values:batchUpdate`) - ledgerWritesBefore).toBe(1);
 });
+
+test('SIGKILL while an Armado call is in flight: another worker retries that step within seconds, not minutes', async () => {
+  const invoice = '70002';
+  rig.sandboxes.tempo.addInvoice(invoice, 90);
+  rig.sandboxes.tempo.invoice(invoice)!.RegleeTotale = 'OUI';
+  rig.sandboxes.armado.addBill(invoice);
+  // The search hangs until the client gives up (ARMADO_TIMEOUT 30 s): the worker dies with it on the wire.
+  rig.sandboxes.armado.server.injectFault({ method: 'GET', path: '/v1/bill', hang: true, times: 1 });
+  const env = { ARMADO_TIMEOUT: '30' };
+  const { child: first } = await startWorkerProcess(rig.sandboxes, rig.taskQueue, env);
+  const { handle } = await startPaymentSync(
+    rig.client,
+    { invoiceNumber: invoice, paymentMode: 'cb', paymentDate: '2024-03-02', tempoStatus: 200 },
+    { taskQueue: rig.taskQueue, defaultDossier: rig.sandboxes.env.TEMPO_DOSSIER as string },
+  );
+  const searches = () => rig.sandboxes.armado.server.arrivals.filter((a) => a.method === 'GET' && a.query.includes(invoice)).length;
+  await until(async () => searches() === 1);
+  first.kill('SIGKILL');
+  await new Promise((resolve) => first.once('exit', resolve));
+  const killedAt = Date.now();
+  await startWorkerProcess(rig.sandboxes, rig.taskQueue, env);
+  await until(async () => searches() >= 2, 60_000);
+  const recoveredInMs = Date.now() - killedAt;
+  process.stdout.write(`crash recovery: SIGKILL → next attempt of the in-flight search in ${(recoveredInMs / 1000).toFixed(1)} s\n`);
+  // The heartbeat timeout (10 s) notices the dead worker; the start-to-close (35 s here) would take far longer.
+  expect(recoveredInMs).toBeLessThan(25_000);
+  await expect(handle.result()).resolves.toMatchObject({ outcome: 'synced' });
+  expect(rig.sandboxes.armado.putsFor(invoice)).toBe(1);
+}, 120_000);

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// `npm start`, `npm run worker`, `npm run intake`, …: runs a built entry point, compiling first only when a
+// source changed since the last build, so that a restarted (or crash-looping) process polls within seconds.
+// Plain JavaScript on purpose: it must run before anything is compiled.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const { existsSync, readdirSync, statSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const root = join(__dirname, '..');
+const stamp = join(root, 'dist', '.build-stamp');
+
+function newestMtime(path) {
+  if (!existsSync(path)) return 0;
+  const info = statSync(path);
+  if (!info.isDirectory()) return info.mtimeMs;
+  return readdirSync(path).reduce((newest, name) => Math.max(newest, newestMtime(join(path, name))), info.mtimeMs);
+}
+
+const inputs = ['src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'].map((p) => join(root, p));
+const builtAt = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
+if (inputs.some((p) => newestMtime(p) > builtAt)) {
+  process.stderr.write('sources changed since the last build: compiling…\n');
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  writeFileSync(stamp, new Date().toISOString());
+}
+
+const [entry, ...args] = process.argv.slice(2);
+process.argv = [process.argv[0], join(root, 'dist', 'src', entry), ...args];
+require(process.argv[1]);
