@@ -35,10 +35,18 @@ export interface Fault {
 export interface RecordedRequest {
   method: string;
   path: string;
-  status: number | 'hang';
+  status: number | 'hang' | 'lost';
   at: number;
   /** The query string, e.g. `?reference=20664`. */
   query: string;
+}
+
+/** Random faults on every request: a share refused (503/429), and a share of writes applied with the answer lost. */
+export interface Chaos {
+  failRate: number;
+  loseReplyRate: number;
+  /** A seeded generator makes a run reproducible. */
+  random: () => number;
 }
 
 export type Handler = (req: SandboxRequest) => SandboxResponse | Promise<SandboxResponse>;
@@ -50,6 +58,9 @@ export class SandboxServer {
   /** Requests as they arrive, before latency and faults: what a client has in flight. */
   readonly arrivals: Omit<RecordedRequest, 'status'>[] = [];
   latencyMs = 0;
+  chaos?: Chaos;
+  /** Writes applied whose answer the client never got (chaos). */
+  lostReplies = 0;
   private faults: (Fault & { remaining: number })[] = [];
   private server?: Server;
   private url?: string;
@@ -96,7 +107,7 @@ export class SandboxServer {
     this.faults = [];
   }
 
-  count(method: string, pathPrefix: string, status?: number | 'hang'): number {
+  count(method: string, pathPrefix: string, status?: number | 'hang' | 'lost'): number {
     return this.requests.filter((r) => r.method === method && r.path.startsWith(pathPrefix) && (status === undefined || r.status === status)).length;
   }
 
@@ -118,7 +129,7 @@ export class SandboxServer {
     if (url.pathname.startsWith('/_sandbox/')) return this.control(method, url.pathname, rawBody, res);
 
     this.arrivals.push({ method, path: url.pathname, query: url.search, at: Date.now() });
-    const record = (status: number | 'hang') => this.requests.push({ method, path: url.pathname, query: url.search, status, at: Date.now() });
+    const record = (status: number | 'hang' | 'lost') => this.requests.push({ method, path: url.pathname, query: url.search, status, at: Date.now() });
     if (this.latencyMs > 0) await delay(this.latencyMs);
     const fault = this.takeFault(method, url.pathname);
     if (fault?.delayMs) await delay(fault.delayMs);
@@ -133,6 +144,12 @@ export class SandboxServer {
       return json(res, fault.status, fault.body ?? { message: `injected ${fault.status}` }, headers);
     }
 
+    if (this.chaos && this.chaos.random() < this.chaos.failRate) {
+      const status = this.chaos.random() < 0.5 ? 503 : 429;
+      record(status);
+      return json(res, status, { message: `chaos ${status}` }, status === 429 ? { 'retry-after': '1' } : {});
+    }
+
     let body: unknown = rawBody;
     const type = String(req.headers['content-type'] ?? '');
     try {
@@ -143,6 +160,13 @@ export class SandboxServer {
       return json(res, 400, { message: 'malformed JSON body' });
     }
     const out = await this.handler({ method, path: url.pathname, query: url.searchParams, headers: req.headers, body, rawBody });
+    if (this.chaos && method !== 'GET' && out.status < 300 && this.chaos.random() < this.chaos.loseReplyRate) {
+      // Applied, but the client never hears of it: only reading again tells it what happened.
+      record('lost');
+      this.lostReplies += 1;
+      res.destroy();
+      return;
+    }
     record(out.status);
     json(res, out.status, out.body, out.headers);
   }
