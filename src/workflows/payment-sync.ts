@@ -16,8 +16,8 @@ export const PAYMENT_SYNC_V2_PATCH = 'payment-sync-v2';
 const nonRetryableErrorTypes = [...NON_RETRYABLE_TYPES];
 /** Defaults for runs whose confirmTempoUpdate predates per-run timeouts (10 s HTTP timeouts). */
 const DEFAULT_TIMEOUTS: NonNullable<ConfirmedPayment['timeouts']> = { tempoCallMs: 15_000, armadoCallMs: 15_000, ledgerWriteMs: 210_000, ledgerRequeueMs: 600_000 };
-/** A ledger row not written after this long (Sheets down for a day) fails the step for an operator. */
-const LEDGER_GIVE_UP_MS = 24 * 3_600_000;
+/** A ledger row not written after this long (Sheets down for days) fails the step for an operator. */
+const LEDGER_GIVE_UP_MS = 3 * 24 * 3_600_000;
 
 /**
  * Transient failures (network, timeout, 5xx, 429) retry with backoff for up to a day. The start-to-close
@@ -133,7 +133,7 @@ class LedgerSteps {
       if (Date.now() >= giveUpAt) {
         throw ApplicationFailure.create({
           type: ErrorType.ExternalApiUnavailable,
-          message: `the ledger row of invoice ${row.invoiceNumber} was not written within a day (Google Sheets unavailable?)`,
+          message: `the ledger row of invoice ${row.invoiceNumber} was not written within 3 days (Google Sheets unavailable?)`,
           nonRetryable: true,
         });
       }
