@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startPaymentSync, type StartedPaymentSync } from '../src/client/payment-sync-client';
+import type { PaymentSyncResult } from '../src/domain/payment-sync';
+import { resetRun } from '../src/operations/reset';
 import { startSandboxes, type Sandboxes } from '../src/sandbox';
 import { PROJECT_ROOT } from '../src/temporal/binaries';
 import { freePort, startDevServer } from '../src/temporal/dev-server';
@@ -50,6 +52,16 @@ function seeded(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+async function retrying<T>(call: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch {
+      await new Promise((r) => setTimeout(r, 500)); // the server is restarting
+    }
+  }
 }
 
 function startWorker(sandboxes: Sandboxes, address: string, taskQueue: string, bundle?: string): ChildProcess {
@@ -96,36 +108,41 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (!split.has(id)) sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
     sandboxes.armado.addBill(id);
   }
-  for (const s of [sandboxes.tempo, sandboxes.armado, sandboxes.google]) s.server.chaos = { failRate: options.failRate, loseReplyRate: options.loseReplyRate, random };
+  for (const s of [sandboxes.tempo, sandboxes.armado, sandboxes.google]) s.server.chaos = { failRate: options.failRate, loseReplyRate: options.loseReplyRate, minLostReplies: 1, random };
+  const apiRequests = () => sandboxes.tempo.server.arrivals.length + sandboxes.armado.server.arrivals.length + sandboxes.google.server.arrivals.length;
 
   const start = (invoiceNumber: string, paymentId: string, paymentMode: string, paymentDate: string, amount: number) =>
     startPaymentSync(client, { invoiceNumber, paymentId, paymentMode, paymentDate, amount, tempoStatus: 200 }, { taskQueue, defaultDossier: sandboxes.env.TEMPO_DOSSIER as string });
   /** Results awaited through restarts of the server (a long poll is cut) and of the worker. */
-  const settle = async (runs: StartedPaymentSync[]) => {
+  const settle = async (runs: Pick<StartedPaymentSync, 'workflowId' | 'runId'>[]) => {
+    const results: (PaymentSyncResult | undefined)[] = [];
     for (const run of runs) {
       for (;;) {
         try {
-          await client.workflow.getHandle(run.workflowId).result();
+          results.push((await client.workflow.getHandle(run.workflowId, run.runId).result()) as PaymentSyncResult);
           break;
         } catch (err) {
           const name = (err as Error).name;
           if (name === 'WorkflowFailedError') {
             problems.push(`${run.workflowId} failed: ${(err as Error).message}`);
+            results.push(undefined);
             break;
           }
           await new Promise((r) => setTimeout(r, 500));
         }
       }
     }
+    return results;
   };
 
-  // The chaos monkey: kill the worker at random moments, restart it at once; restart the server once.
+  // The chaos monkey: kills the worker as the work goes on (every so many API calls, so a fast run meets
+  // every kill too), restarts it at once, and restarts the dev server once, at the middle kill.
+  const killEvery = Math.max(15, Math.floor((options.invoices * 5) / (options.workerKills + 1)));
   let monkeyDone = false;
   const monkey = (async () => {
-    const every = Math.max(1_500, 40_000 / Math.max(1, options.workerKills));
-    while (!monkeyDone && kills < options.workerKills) {
-      await new Promise((r) => setTimeout(r, every * (0.5 + random())));
-      if (monkeyDone) break;
+    while (kills < options.workerKills) {
+      const next = (kills + 1) * killEvery;
+      while (!monkeyDone && apiRequests() < next) await new Promise((r) => setTimeout(r, 50));
       worker.kill('SIGKILL');
       kills += 1;
       if (restarts === 0 && kills === Math.ceil(options.workerKills / 2)) {
@@ -135,6 +152,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         restarts += 1;
       }
       worker = startWorker(sandboxes, address, taskQueue, options.workflowBundle);
+      await new Promise((r) => setTimeout(r, 1_000));
     }
   })();
 
@@ -154,6 +172,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   for (const id of split) sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
   const second = await startAll(() => [...split].map((id) => start(id, 'p2', 'virement', '2024-01-20T09:00:00+01:00', 60)));
   await settle(second);
+  // An operator resets the partial payments' runs now, after the settling ones marked the bills: they run
+  // late, read "fully paid", and must leave the later payment in place.
+  const resets = await Promise.all(
+    first.filter((_, i) => split.has(ids[i] as string)).map(async (r) => ({ ...r, runId: await retrying(() => resetRun(client, { workflowId: r.workflowId, runId: r.runId, reason: 'chaos: late older payment' })) })),
+  );
+  for (const [i, result] of (await settle(resets)).entries()) {
+    if (result && (result.armado.status !== 'kept-later-payment' || result.sheet.status !== 'kept-later-payment')) {
+      problems.push(`late older payment ${resets[i]!.workflowId} replaced the later one: ${JSON.stringify(result)}`);
+    }
+  }
   monkeyDone = true;
   await monkey;
   for (const s of [sandboxes.tempo, sandboxes.armado, sandboxes.google]) s.server.chaos = undefined;
@@ -173,8 +201,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     else problems.push(`armado ${id}: ${puts.length} PUT(s), bill ${bill.paymentType}/${bill.paymentDate}`);
   }
   const report: ChaosReport = {
-    payments: first.length + second.length,
-    completed: first.length + second.length - problems.filter((p) => p.includes(' failed: ')).length,
+    payments: first.length + second.length + resets.length,
+    completed: first.length + second.length + resets.length - problems.filter((p) => p.includes(' failed: ')).length,
     ledgerExact,
     armadoExact,
     fullyPaid: ids.length,

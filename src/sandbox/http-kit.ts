@@ -45,6 +45,8 @@ export interface RecordedRequest {
 export interface Chaos {
   failRate: number;
   loseReplyRate: number;
+  /** The first writes lose their answer whatever the rate, so that a short run surely meets the case. */
+  minLostReplies?: number;
   /** A seeded generator makes a run reproducible. */
   random: () => number;
 }
@@ -160,7 +162,8 @@ export class SandboxServer {
       return json(res, 400, { message: 'malformed JSON body' });
     }
     const out = await this.handler({ method, path: url.pathname, query: url.searchParams, headers: req.headers, body, rawBody });
-    if (this.chaos && method !== 'GET' && out.status < 300 && this.chaos.random() < this.chaos.loseReplyRate) {
+    const loseIt = this.chaos && (this.lostReplies < (this.chaos.minLostReplies ?? 0) || this.chaos.random() < this.chaos.loseReplyRate);
+    if (this.chaos && method !== 'GET' && url.pathname !== '/token' && out.status < 300 && loseIt) {
       // Applied, but the client never hears of it: only reading again tells it what happened.
       record('lost');
       this.lostReplies += 1;

@@ -3,7 +3,7 @@
 import { runChaos } from '../../bench/chaos';
 import { installQuietRuntime } from '../helpers/e2e';
 
-test('chaos: 503/429 on 10 % of calls, 5 % of writes lose their answer, 4 worker SIGKILLs, one server restart', async () => {
+test('chaos: 503/429 on 10 % of calls, writes losing their answer, 4 worker SIGKILLs, a server restart, late older payments reset', async () => {
   installQuietRuntime();
   const report = await runChaos({ invoices: 24, splitShare: 0.25, failRate: 0.1, loseReplyRate: 0.05, workerKills: 4, seed: 7, workflowBundle: process.env.TEST_WORKFLOW_BUNDLE });
   process.stdout.write(`chaos: ${JSON.stringify({ ...report, problems: report.problems.length })}\n`);

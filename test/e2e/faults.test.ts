@@ -92,5 +92,6 @@ test('each step may run as long as the HTTP calls it makes: a slow PUT (near ARM
   const put = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updateArmadoBillPayment')!.activityTaskScheduledEventAttributes!;
   // Two Armado calls (re-read, PUT) of up to 2 s each, plus a margin; a dead worker is noticed by heartbeat.
   expect(Number(put.startToCloseTimeout?.seconds)).toBeGreaterThanOrEqual(2 * 2);
+  expect(Number(put.heartbeatTimeout?.seconds)).toBeGreaterThan(0);
   expect(Number(put.heartbeatTimeout?.seconds)).toBeLessThanOrEqual(10);
 });

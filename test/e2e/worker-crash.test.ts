@@ -3,9 +3,11 @@
 import { startPaymentSync } from '../../src/client/payment-sync-client';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import type { PaymentSyncStatus } from '../../src/domain/payment-sync';
-import { startWorkerProcess, useProcessRig } from '../helpers/worker-process';
+import { killWorkerProcesses, startWorkerProcess, useProcessRig } from '../helpers/worker-process';
 
 const rig = useProcessRig('crash');
+// Each test runs its own workers: one left over from an earlier test would take the step the test kills.
+afterEach(() => killWorkerProcesses());
 
 async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
