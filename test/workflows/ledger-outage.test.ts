@@ -10,8 +10,9 @@ import { loadConfig } from '../../src/config';
 import type { ConfirmedPayment } from '../../src/domain/payment-sync';
 import { startSandboxes, type Sandboxes } from '../../src/sandbox';
 import { InvoiceNumberKey, SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/contract';
-import { ledgerWriterId, type LedgerWriterInput } from '../../src/workflows/ledger-contract';
+import { ledgerWriterId } from '../../src/workflows/ledger-contract';
 import { installQuietRuntime } from '../helpers/e2e';
+import { writerFigures } from '../helpers/ledger-writer';
 
 const RUNS = Number(process.env.OUTAGE_RUNS ?? 200);
 const OUTAGE_HOURS = Number(process.env.OUTAGE_HOURS ?? 24);
@@ -34,20 +35,6 @@ afterAll(async () => {
   await env?.teardown();
   await sandboxes?.stop();
 });
-
-type Event = temporal.api.history.v1.IHistoryEvent;
-
-/** Every run of the writer, newest first, by following continue-as-new links back from the current one. */
-async function writerRuns(workflowId: string): Promise<Event[][]> {
-  const runs: Event[][] = [];
-  let runId: string | undefined;
-  for (;;) {
-    const events = (await env.client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
-    runs.push(events);
-    runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
-    if (!runId) return runs;
-  }
-}
 
 test(`${RUNS} runs waiting through a ${OUTAGE_HOURS} h Sheets outage: bounded writer, then every row written once`, async () => {
   const taskQueue = `outage-${randomUUID()}`;
@@ -117,16 +104,12 @@ test(`${RUNS} runs waiting through a ${OUTAGE_HOURS} h Sheets outage: bounded wr
     expect(rows).toHaveLength(RUNS);
     expect(new Set(rows.map((r) => r[0]))).toEqual(new Set(invoices));
 
-    const runs = await writerRuns(ledgerWriterId(spreadsheetId, config.sheets.sheetName, taskQueue));
-    const longest = Math.max(...runs.map((r) => r.length));
-    const inputs = runs.map((r) => r[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data ?? new Uint8Array());
-    const largest = Math.max(...inputs.map((d) => d.length));
-    const carried = Math.max(...inputs.map((d) => ((JSON.parse(Buffer.from(d).toString() || '{}') as LedgerWriterInput).pending ?? []).length));
+    const writer = await writerFigures(env.client, ledgerWriterId(spreadsheetId, config.sheets.sheetName, taskQueue));
     process.stdout.write(
-      `ledger outage: ${RUNS} waiting runs, ${OUTAGE_HOURS} h: writer ran ${runs.length} times, longest history ${longest} events, largest input ${(largest / 1024).toFixed(1)} KiB (≤ ${carried} rows carried), ${google.writeRequests} Sheets write requests after\n`,
+      `ledger outage: ${RUNS} waiting runs, ${OUTAGE_HOURS} h: writer ran ${writer.runs} times, longest history ${writer.longestHistory} events, largest input ${(writer.largestInput / 1024).toFixed(1)} KiB (≤ ${writer.mostRowsCarried} rows carried), ${google.writeRequests} Sheets write requests after\n`,
     );
-    expect(runs.length).toBeGreaterThan(1); // it rolled over during the outage
-    expect(longest).toBeLessThan(ROLLOVER + 2 * RUNS); // one batch's worth of signals past the threshold at most
-    expect(carried).toBeLessThanOrEqual(MAX_CARRIED);
+    expect(writer.runs).toBeGreaterThan(1); // it rolled over during the outage
+    expect(writer.longestHistory).toBeLessThan(ROLLOVER + 2 * RUNS); // one batch's worth of signals past the threshold at most
+    expect(writer.mostRowsCarried).toBeLessThanOrEqual(MAX_CARRIED);
   });
 }, 600_000);
