@@ -100,3 +100,10 @@ describe('intake and caller configuration', () => {
     expect(loadTemporalConfig({ TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_NAMESPACE: 'prod' })).toEqual({ address: 'temporal:7233', namespace: 'prod', taskQueue: 'payment-sync' });
   });
 });
+
+test('a bill-search schedule that would outgrow a run history is refused, naming both variables', () => {
+  expect(problems({ ...base, ARMADO_BILL_RETRY_INTERVAL: '30s', ARMADO_BILL_RETRY_FOR: '3d' })).toEqual([
+    expect.stringMatching(/^ARMADO_BILL_RETRY_INTERVAL: must be at least ARMADO_BILL_RETRY_FOR \/ 1000 \(260s here\)/),
+  ]);
+  expect(problems({ ...base, ARMADO_BILL_RETRY_INTERVAL: '5m', ARMADO_BILL_RETRY_FOR: '3d' })).toEqual([]);
+});

@@ -173,6 +173,33 @@ test('a bill that never appears: searched every 15 minutes for 3 days, then Arma
   expect(Date.now() - started).toBeLessThan(60_000); // three days skipped, not waited
 });
 
+test('an API down for longer than a day of retries ends the run with a DESIGN §6 type, not a bare timeout', async () => {
+  const unavailable = async () => {
+    throw ApplicationFailure.create({ type: 'ExternalApiUnavailable', message: 'Tempo answered 503' });
+  };
+  const failure = await failureOf(run({ checkInvoiceFullyPaid: unavailable }, (h) => h.result()));
+  expect(failure.type).toBe('ExternalApiUnavailable');
+  expect(failure.message).toMatch(/checkInvoiceFullyPaid failed \(ExternalApiUnavailable/);
+});
+
+test('a 404 on the PUT sends the run back to the bill search at once (not retried in place)', async () => {
+  let puts = 0;
+  let searches = 0;
+  const result = await run(
+    {
+      findArmadoBill: async () => (searches++, { ...bill, id: searches === 1 ? '1000' : '2000' }),
+      updateArmadoBillPayment: async (args: { bill: { id: string } }) => {
+        puts += 1;
+        if (args.bill.id === '1000') throw ApplicationFailure.create({ type: 'ArmadoBillNotFound', message: 'bill 1000 is gone' });
+        return { status: 'updated', billId: args.bill.id, paymentType: 2, paymentDate: confirmed.armadoPaymentDate };
+      },
+    },
+    (h) => h.result(),
+  );
+  expect(result.armado).toMatchObject({ status: 'updated', billId: '2000' });
+  expect({ puts, searches }).toEqual({ puts: 2, searches: 2 });
+});
+
 test('retryArmadoNow cuts the wait short once the bill exists', async () => {
   let exists = false;
   let searches = 0;
