@@ -45,6 +45,6 @@ test(`${N} fully paid invoices started at once: ${N} rows, none lost or overwrit
   const writer = await writerFigures(rig.client, ledgerWriterId(spreadsheetId, rig.config.sheets.sheetName, rig.taskQueue));
   if (!process.env.BURST_DEFAULTS) expect(writer.runs).toBeGreaterThan(1); // it rolled over, and no queued row was lost doing so
   process.stdout.write(
-    `ledger burst: ${N} payments, ${2 * N} row writes in ${writes} Sheets write requests, ${google.quotaRejections} × 429; writer: ${writer.runs} run(s), longest history ${writer.longestHistory} events, largest input ${(writer.largestInput / 1024).toFixed(1)} KiB\n`,
+    `ledger burst: ${N} payments, ${2 * N} row writes in ${writes} Sheets write requests, ${google.quotaRejections} × 429; writer: ${writer.runs} run(s), longest history ${writer.longestHistory} events, largest input ${(writer.largestInput / 1024).toFixed(1)} KiB, largest payload ${(writer.largestPayload / 1024).toFixed(1)} KiB\n`,
   );
 }, 600_000);

@@ -23,6 +23,17 @@ export interface WriterFigures {
   /** Bytes of the largest start input (what continue-as-new carried). */
   largestInput: number;
   mostRowsCarried: number;
+  /** Bytes of the largest payload in any of its events (a batch's activity input, a signal, a start input). */
+  largestPayload: number;
+}
+
+/** The sizes of every payload an event carries (its input, result, signal arguments…). */
+function payloadSizes(value: unknown): number[] {
+  if (!value || typeof value !== 'object') return [];
+  if (value instanceof Uint8Array) return [];
+  const payloads = (value as { payloads?: { data?: Uint8Array }[] }).payloads;
+  const own = Array.isArray(payloads) ? [payloads.reduce((n, p) => n + (p.data?.length ?? 0), 0)] : [];
+  return [...own, ...Object.values(value).flatMap(payloadSizes)];
 }
 
 export async function writerFigures(client: Client, workflowId: string): Promise<WriterFigures> {
@@ -32,6 +43,7 @@ export async function writerFigures(client: Client, workflowId: string): Promise
     runs: runs.length,
     longestHistory: Math.max(...runs.map((r) => r.length)),
     largestInput: Math.max(...inputs.map((d) => d.length)),
+    largestPayload: Math.max(0, ...runs.flat().flatMap(payloadSizes)),
     mostRowsCarried: Math.max(...inputs.map((d) => ((JSON.parse(Buffer.from(d).toString() || '{}') as LedgerWriterInput).pending ?? []).length)),
   };
 }

@@ -106,7 +106,7 @@ test(`${RUNS} runs waiting through a ${OUTAGE_HOURS} h Sheets outage: bounded wr
 
     const writer = await writerFigures(env.client, ledgerWriterId(spreadsheetId, config.sheets.sheetName, taskQueue));
     process.stdout.write(
-      `ledger outage: ${RUNS} waiting runs, ${OUTAGE_HOURS} h: writer ran ${writer.runs} times, longest history ${writer.longestHistory} events, largest input ${(writer.largestInput / 1024).toFixed(1)} KiB (≤ ${writer.mostRowsCarried} rows carried), ${google.writeRequests} Sheets write requests after\n`,
+      `ledger outage: ${RUNS} waiting runs, ${OUTAGE_HOURS} h: writer ran ${writer.runs} times, longest history ${writer.longestHistory} events, largest input ${(writer.largestInput / 1024).toFixed(1)} KiB, largest payload ${(writer.largestPayload / 1024).toFixed(1)} KiB (≤ ${writer.mostRowsCarried} rows carried), ${google.writeRequests} Sheets write requests after\n`,
     );
     expect(writer.runs).toBeGreaterThan(1); // it rolled over during the outage
     expect(writer.longestHistory).toBeLessThan(ROLLOVER + 2 * RUNS); // one batch's worth of signals past the threshold at most
