@@ -90,7 +90,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const began = Date.now();
   const dbFile = join(mkdtempSync(join(tmpdir(), 'chaos-temporal-')), 'temporal.db');
   const port = await freePort();
-  let server = await startDevServer({ dbFilename: dbFile, port });
+  let server = await startDevServer({ dbFilename: dbFile, port, quiet: true });
   const address = `127.0.0.1:${port}`;
   const sandboxes = await startSandboxes({ spreadsheetId: `chaos-${options.seed}` });
   const taskQueue = `chaos-${options.seed}-${Date.now()}`;
@@ -148,7 +148,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (restarts === 0 && kills === Math.ceil(options.workerKills / 2)) {
         log('restarting the dev server (same SQLite file, same port)');
         await server.teardown();
-        server = await startDevServer({ dbFilename: dbFile, port });
+        server = await startDevServer({ dbFilename: dbFile, port, quiet: true });
         restarts += 1;
       }
       worker = startWorker(sandboxes, address, taskQueue, options.workflowBundle);

@@ -12,6 +12,8 @@ export interface DevServerOptions {
   port?: number;
   uiPort?: number;
   namespace?: string;
+  /** No server log at all: a run that restarts the server on purpose (chaos) expects its shutdown errors. */
+  quiet?: boolean;
 }
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
@@ -26,7 +28,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       dbFilename: options.dbFilename,
       namespace: options.namespace ?? 'default',
       searchAttributes: SEARCH_ATTRIBUTE_KEYS,
-      extraArgs: ['--log-level', 'error'],
+      extraArgs: ['--log-level', options.quiet ? 'never' : 'error'],
     },
   });
 }

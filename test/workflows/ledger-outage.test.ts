@@ -2,16 +2,15 @@
 // time-skipping server with the real activities (Sheets sandbox over HTTP): the writer's history and its
 // continue-as-new input stay bounded, and once Sheets is back every row is written once, none lost.
 import { randomUUID } from 'node:crypto';
-import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { loadConfig } from '../../src/config';
 import type { ConfirmedPayment } from '../../src/domain/payment-sync';
 import { startSandboxes, type Sandboxes } from '../../src/sandbox';
-import { InvoiceNumberKey, SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/contract';
+import { InvoiceNumberKey } from '../../src/workflows/contract';
 import { ledgerWriterId } from '../../src/workflows/ledger-contract';
-import { installQuietRuntime } from '../helpers/e2e';
+import { startTimeSkipping } from '../helpers/time-skipping';
 import { writerFigures } from '../helpers/ledger-writer';
 
 const RUNS = Number(process.env.OUTAGE_RUNS ?? 200);
@@ -22,13 +21,7 @@ const MAX_CARRIED = 100;
 let env: TestWorkflowEnvironment;
 let sandboxes: Sandboxes;
 beforeAll(async () => {
-  installQuietRuntime();
-  const path = process.env.TEMPORAL_TEST_SERVER_PATH;
-  env = await TestWorkflowEnvironment.createTimeSkipping(path ? { server: { executable: { type: 'existing-path', path } } } : {});
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
-  });
+  env = await startTimeSkipping();
   sandboxes = await startSandboxes({ spreadsheetId: `outage-${randomUUID().slice(0, 8)}` });
 });
 afterAll(async () => {

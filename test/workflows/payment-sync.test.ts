@@ -8,9 +8,8 @@ import { Context } from '@temporalio/activity';
 import type { QueueLedgerRowArgs } from '../../src/activities/sheets';
 import type { ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult } from '../../src/domain/payment-sync';
 import { ledgerRowWrittenSignal } from '../../src/workflows/ledger-contract';
-import { temporal } from '@temporalio/proto';
-import { retryArmadoNowSignal, SEARCH_ATTRIBUTE_KEYS, statusQuery } from '../../src/workflows/contract';
-import { installQuietRuntime } from '../helpers/e2e';
+import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
+import { startTimeSkipping } from '../helpers/time-skipping';
 
 type Stubs = Partial<Record<keyof Activities, (...args: never[]) => Promise<unknown>>>;
 
@@ -30,14 +29,7 @@ const bill = { id: '1000', reference: '20664', paymentType: null, paymentDate: n
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
-  installQuietRuntime();
-  const path = process.env.TEMPORAL_TEST_SERVER_PATH;
-  env = await TestWorkflowEnvironment.createTimeSkipping(path ? { server: { executable: { type: 'existing-path', path } } } : {});
-  // The test server knows no custom search attributes until told, like a fresh cluster.
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
-  });
+  env = await startTimeSkipping();
 });
 afterAll(async () => env?.teardown());
 
