@@ -27,4 +27,5 @@ if (inputs.some((p) => newestMtime(p) > builtAt)) {
 
 const [entry, ...args] = process.argv.slice(2);
 process.argv = [process.argv[0], join(root, 'dist', 'src', entry), ...args];
-require(process.argv[1]);
+// Run it as the main module (as `node <entry>` would), so its `require.main === module` checks hold.
+require('node:module').runMain();

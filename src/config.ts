@@ -116,12 +116,12 @@ export const ConfigSchema = z
     GOOGLE_SHEETS_BASE_URL: baseUrl('https://sheets.googleapis.com'),
     GOOGLE_SHEETS_TIMEOUT: seconds(20, 90),
 
-    LEDGER_BATCH_WINDOW: duration('2s'),
+    LEDGER_BATCH_WINDOW: duration('2s').pipe(z.number().max(600_000, 'must be at most 10m (the writer gathers rows no longer)')),
     LEDGER_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
     // Well below Temporal's 50k-event limit; lower values are for tests that exercise the rollover.
     LEDGER_ROLLOVER_EVENTS: z.coerce.number().int().min(100).max(40_000).default(4_000),
     // Rows carried through the writer's continue-as-new (payload bound); the others are queued again by their runs.
-    LEDGER_MAX_CARRIED: z.coerce.number().int().min(0).max(5_000).default(500),
+    LEDGER_MAX_CARRIED: z.coerce.number().int().min(0).max(1_000).default(500),
     // A run that has no answer from the writer this long queues its row again (a lost reply, a long outage).
     LEDGER_REQUEUE_AFTER: duration('10m'),
 
@@ -327,9 +327,9 @@ const STEP_MARGIN_MS = 5_000;
 
 export function stepTimeouts(config: Pick<Config, 'tempo' | 'armado' | 'sheets' | 'ledger'>): StepTimeouts {
   return {
-    tempoCallMs: config.tempo.timeoutMs + STEP_MARGIN_MS,
-    armadoCallMs: config.armado.timeoutMs + STEP_MARGIN_MS,
-    ledgerWriteMs: 10 * config.sheets.timeoutMs + 2 * STEP_MARGIN_MS,
+    tempoCallMs: Math.round(config.tempo.timeoutMs + STEP_MARGIN_MS),
+    armadoCallMs: Math.round(config.armado.timeoutMs + STEP_MARGIN_MS),
+    ledgerWriteMs: Math.round(10 * config.sheets.timeoutMs + 2 * STEP_MARGIN_MS),
     ledgerRequeueMs: config.ledger.requeueAfterMs,
   };
 }

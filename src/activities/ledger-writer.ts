@@ -54,6 +54,10 @@ async function stillWaiting(client: Client, request: LedgerRequest): Promise<str
     return undefined;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return `run ${request.replyTo.workflowId} does not exist`;
+    // The server refuses this request's workflow id itself (gRPC INVALID_ARGUMENT): no retry will help it,
+    // and it must not hold back the batch. Anything else (the server unreachable) is retried with the batch.
+    const code = (err as { code?: number; cause?: { code?: number } }).cause?.code ?? (err as { code?: number }).code;
+    if (code === 3) return `run ${request.replyTo.workflowId.slice(0, 100)} cannot be looked up: ${(err as Error).message.slice(0, 200)}`;
     throw err;
   }
 }
@@ -66,12 +70,14 @@ export function createLedgerWriterActivities(deps: LedgerWriterDeps) {
     async writeLedgerBatch(args: { spreadsheetId: string; sheetName: string; requests: LedgerRequest[] }): Promise<LedgerBatchOutcome> {
       const ctx = Context.current();
       const dropped: DroppedRequest[] = [];
-      const live: LedgerRequest[] = [];
-      await eachLimited(args.requests, 16, async (request) => {
-        const reason = await stillWaiting(ctx.client, request);
-        if (reason) dropped.push({ requestId: request.requestId, reason });
-        else live.push(request);
-      });
+      const reasons = new Map<LedgerRequest, string | undefined>();
+      await eachLimited(args.requests, 16, async (request) => void reasons.set(request, await stillWaiting(ctx.client, request)));
+      // In queue order: of two tied payments of one invoice, the one queued first is the one kept.
+      const live = args.requests.filter((r) => reasons.get(r) === undefined);
+      for (const r of args.requests) {
+        const reason = reasons.get(r);
+        if (reason) dropped.push({ requestId: r.requestId, reason });
+      }
       ctx.heartbeat('runs checked');
       if (dropped.length > 0) ctx.log.warn('ledger rows dropped: their runs no longer wait for them', { dropped: dropped.length, reasons: dropped.slice(0, 5).map((d) => d.reason) });
       if (live.length === 0) return { written: [], dropped, writeRequests: 0 };

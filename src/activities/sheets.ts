@@ -7,7 +7,7 @@ import {
   enqueueLedgerRowSignal,
   legacyEnqueueLedgerRowSignal,
   legacyLedgerWorkflowId,
-  LedgerRowSchema,
+  LedgerRequestSchema,
   ledgerWriterId,
   type LedgerSettings,
   type LedgerWriterInput,
@@ -47,15 +47,16 @@ export function createSheetsActivities(deps: SheetsActivityDeps) {
     async updatePaymentSheet(args: QueueLedgerRowArgs | LedgerRow): Promise<LedgerRowQueued> {
       const ctx = Context.current();
       if (!isQueueArgs(args)) return queueLegacyRow(ctx, deps, args);
-      const row = LedgerRowSchema.safeParse(args.row);
-      if (!row.success) {
-        throw permanentFailure(ErrorType.InvalidPaymentInput, `ledger row rejected: ${row.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      }
       const { workflowId, runId } = ctx.info.workflowExecution as { workflowId: string; runId: string };
       // Named after the run that really sends it and kept in its history as this activity's result: a run
       // reset past this point knows the request as its own, and a reset run never mistakes an older answer.
       const requestId = `${runId}/${args.write}/${args.attempt}`;
       const writer = ledgerWriterId(deps.spreadsheetId, deps.sheetName, ctx.info.taskQueue);
+      // Checked with the writer's own schema: a request the writer would drop must fail here, loudly.
+      const request = LedgerRequestSchema.safeParse({ requestId, row: args.row, replyTo: { workflowId, runId }, settings: deps.settings });
+      if (!request.success) {
+        throw permanentFailure(ErrorType.InvalidPaymentInput, `ledger request rejected: ${request.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      }
       const start: LedgerWriterInput = { spreadsheetId: deps.spreadsheetId, sheetName: deps.sheetName, settings: deps.settings };
       try {
         await ctx.client.workflow.signalWithStart('paymentLedgerWorkflow', {
@@ -63,7 +64,7 @@ export function createSheetsActivities(deps: SheetsActivityDeps) {
           taskQueue: ctx.info.taskQueue,
           args: [start],
           signal: enqueueLedgerRowSignal,
-          signalArgs: [{ requestId, row: row.data, replyTo: { workflowId, runId }, settings: deps.settings }],
+          signalArgs: [request.data],
         });
       } catch (err) {
         throw transientFailure(

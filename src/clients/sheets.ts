@@ -156,6 +156,10 @@ export class SheetsClient {
     return body.success ? body.data.replies : [];
   }
 
+  forgetSheetId(spreadsheetId: string, title: string): void {
+    this.sheetIds.delete(`${spreadsheetId}\n${title}`);
+  }
+
   private spreadsheetUrl(spreadsheetId: string): string {
     return `${this.options.baseUrl}/v4/spreadsheets/${encodeURIComponent(spreadsheetId)}`;
   }

@@ -1,10 +1,10 @@
 // "Latest payment wins" (DESIGN §1) for the ledger: which of two payments of one invoice a row must show.
 import type { LedgerRow } from './payment-sync';
 
-/** `YYYY-MM-DD` or `YYYY-MM-DD HH:mm` (the ledger's reading); a bare date is midnight. Unreadable → undefined. */
-function ledgerInstant(text: string): string | undefined {
+/** `YYYY-MM-DD` or `YYYY-MM-DD HH:mm` (the ledger's reading). Unreadable → undefined. */
+function ledgerInstant(text: string): { day: string; time?: string } | undefined {
   const m = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}))?/.exec(text.trim());
-  return m ? `${m[1]} ${m[2] ?? '00:00'}` : undefined;
+  return m ? { day: m[1] as string, time: m[2] } : undefined;
 }
 
 export type LedgerPayment = Pick<LedgerRow, 'paymentDate' | 'workflowId'> & { status?: string };
@@ -20,6 +20,10 @@ export function isOlderLedgerPayment(current: LedgerPayment, candidate: LedgerPa
   const here = ledgerInstant(current.paymentDate);
   const there = ledgerInstant(candidate.paymentDate);
   if (here === undefined || there === undefined) return false;
-  if (there === here) return !(candidate.status === 'Payée' && current.status === 'Partiellement payée');
-  return there < here;
+  // A payment known only by its day is compared by day: "2024-01-15" is not earlier than "2024-01-15 09:00".
+  const bothTimed = here.time !== undefined && there.time !== undefined;
+  const a = bothTimed ? `${here.day} ${here.time}` : here.day;
+  const b = bothTimed ? `${there.day} ${there.time}` : there.day;
+  if (a === b) return !(candidate.status === 'Payée' && current.status === 'Partiellement payée');
+  return b < a;
 }

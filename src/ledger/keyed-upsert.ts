@@ -181,7 +181,15 @@ export async function upsertLedgerRows(sheets: SheetsClient, options: UpsertOpti
 
   let writeRequests = 0;
   if (structure.length > 0) {
-    await sheets.batchUpdateSpreadsheet(spreadsheetId, structure);
+    try {
+      await sheets.batchUpdateSpreadsheet(spreadsheetId, structure);
+    } catch (err) {
+      // A 400 here most often means the sheet moved since the read (rows deleted below the insertion point,
+      // the tab re-created under the same name): forget the tab id and start again from a fresh read.
+      if ((err as { type?: string }).type !== ErrorType.SheetsRequestRejected) throw err;
+      sheets.forgetSheetId(spreadsheetId, sheetName);
+      throw transientFailure(ErrorType.LedgerChangedDuringWrite, `the sheet changed under the write (${(err as Error).message}); writing again after a fresh read`, 1_000);
+    }
     writeRequests += 1;
     options.progress?.('structure written');
   }

@@ -12,9 +12,9 @@ export const LedgerSettingsSchema = z.object({
   /** History length after which the writer continues as new. */
   rolloverAfterEvents: z.number().int().min(100).max(40_000),
   /** Queued rows carried through continue-as-new at most; their runs queue the others again. */
-  maxCarried: z.number().int().min(0).max(5_000),
+  maxCarried: z.number().int().min(0).max(1_000),
   /** Start-to-close of one batch write: token, description, read and two writes, each up to the Sheets timeout. */
-  writeTimeoutMs: z.number().int().positive(),
+  writeTimeoutMs: z.number().int().min(1_000).max(3_600_000),
 });
 export type LedgerSettings = z.output<typeof LedgerSettingsSchema>;
 

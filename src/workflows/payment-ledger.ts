@@ -39,6 +39,14 @@ function writeLedgerBatch(settings: LedgerSettings, args: Parameters<Activities[
   return write(args);
 }
 
+/** Request ids are `<runId>/<write>/<attempt>`: within one run, a later write or attempt is newer. */
+function isNewerRequest(a: LedgerRequest, b: LedgerRequest): boolean {
+  const [runA, writeA, attemptA] = a.requestId.split('/');
+  const [runB, writeB, attemptB] = b.requestId.split('/');
+  if (runA !== runB) return false; // another run of the workflow (a reset): the latest arrival wins
+  return Number(writeA) > Number(writeB) || (Number(writeA) === Number(writeB) && Number(attemptA) > Number(attemptB));
+}
+
 export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLedgerWorkflowInput): Promise<void> {
   // A writer started before v2 (or its continuation) keeps its own protocol until its runs are done.
   if (isLegacyLedgerInput(input)) return legacyPaymentLedgerWorkflow(input);
@@ -47,7 +55,12 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
   /** One request per payment run (by workflow id): a newer one of the same run replaces it in place. */
   const pending = new Map<string, LedgerRequest>();
   const stats = { rowsWritten: 0, batchesWritten: 0, rejectedSignals: 0, failedWrites: 0 };
-  const accept = (request: LedgerRequest) => pending.set(request.replyTo.workflowId, request);
+  const accept = (request: LedgerRequest) => {
+    const current = pending.get(request.replyTo.workflowId);
+    // A signal from an attempt that timed out can arrive after its successor's: the newer request stays.
+    if (current && isNewerRequest(current, request)) return;
+    pending.set(request.replyTo.workflowId, request);
+  };
   for (const request of input.pending ?? []) accept(request);
 
   setHandler(ledgerStatusQuery, () => ({ pending: pending.size, ...stats }));

@@ -18,6 +18,8 @@ const nonRetryableErrorTypes = [...NON_RETRYABLE_TYPES];
 const DEFAULT_TIMEOUTS: NonNullable<ConfirmedPayment['timeouts']> = { tempoCallMs: 15_000, armadoCallMs: 15_000, ledgerWriteMs: 210_000, ledgerRequeueMs: 600_000 };
 /** A ledger row not written after this long (Sheets down for days) fails the step for an operator. */
 const LEDGER_GIVE_UP_MS = 3 * 24 * 3_600_000;
+/** …or after this many times queued, whatever LEDGER_REQUEUE_AFTER is: the run's history stays bounded. */
+const LEDGER_MAX_QUEUED = 500;
 
 /**
  * Transient failures (network, timeout, 5xx, 429) retry with backoff for up to a day. The start-to-close
@@ -130,10 +132,10 @@ class LedgerSteps {
       const reply = answer();
       if (reply && 'result' in reply) return reply.result;
       if (reply) throw ApplicationFailure.create({ type: reply.error.type, message: reply.error.message, nonRetryable: true });
-      if (Date.now() >= giveUpAt) {
+      if (Date.now() >= giveUpAt || attempt >= LEDGER_MAX_QUEUED) {
         throw ApplicationFailure.create({
           type: ErrorType.ExternalApiUnavailable,
-          message: `the ledger row of invoice ${row.invoiceNumber} was not written within 3 days (Google Sheets unavailable?)`,
+          message: `the ledger row of invoice ${row.invoiceNumber} was not written after ${attempt} tries over ${Math.round((Date.now() - giveUpAt + LEDGER_GIVE_UP_MS) / 3_600_000)} h (Google Sheets unavailable?)`,
           nonRetryable: true,
         });
       }

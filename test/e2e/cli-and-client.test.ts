@@ -133,6 +133,16 @@ describe('CLI', () => {
     expect((await cli(['start', '--no-such-flag'])).code).toBe(2);
   });
 
+  test('through the npm launcher (what `npm run cli` runs): the command runs and answers', async () => {
+    const launched = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(process.execPath, [join(PROJECT_ROOT, 'scripts', 'run-built.js'), 'cli.js', 'modes', '--json'], { env: { ...cliEnv }, cwd: PROJECT_ROOT }, (err, stdout) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+      );
+    });
+    expect(launched.code).toBe(0);
+    expect(JSON.parse(launched.stdout)).toMatchObject({ cheque: 1, virement: 2 });
+  });
+
   test('modes lists built-in and configured modes with their Armado types', async () => {
     const modes = await cli(['modes', '--json']);
     expect(JSON.parse(modes.stdout)).toMatchObject({ cheque: 1, virement: 2, cb: 3, especes: 4, sepa: 5, paypal: 6, stripe: 7, autre: 8, lcr: 9 });

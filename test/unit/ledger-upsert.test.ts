@@ -140,6 +140,10 @@ test('latest payment wins: an older payment written late keeps the later row (ti
   await upsert([row('151', { paymentDate: '2024-01-15', status: 'Partiellement payée', workflowId: 'q1' })]);
   await upsert([row('151', { paymentDate: '2024-01-15', status: 'Payée', workflowId: 'q2' })]);
   expect(rowsOf('151')[0]![1]).toBe('Payée');
+  // A settling payment known only by its day is not older than a partial one of the same day at 09:00.
+  await upsert([row('153', { paymentDate: '2024-01-15 09:00', status: 'Partiellement payée', workflowId: 'r1' })]);
+  await upsert([row('153', { paymentDate: '2024-01-15', status: 'Payée', workflowId: 'r2' })]);
+  expect(rowsOf('153')[0]![1]).toBe('Payée');
   // In one batch, the later payment is the one written, whatever the order of arrival.
   const batch = await upsert([row('152', { paymentDate: '2024-03-01', workflowId: 'late' }), row('152', { paymentDate: '2024-02-01', workflowId: 'early' })]);
   expect(batch.chosen['152']).toBe('late');
