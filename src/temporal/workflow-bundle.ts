@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { CACHE_DIR_ROOT, PROJECT_ROOT } from './binaries';
 
 /** Every file the bundle can include from this project (the compiled code), plus the locked dependencies. */
@@ -27,7 +27,8 @@ export async function cachedWorkflowBundle(workflowsPath: string, log: (line: st
   const file = join(CACHE_DIR_ROOT, 'workflow-bundles', `${codeFingerprint(codeDir, join(PROJECT_ROOT, 'package-lock.json'))}.js`);
   if (existsSync(file)) return file;
   log('bundling the workflow code (once for this version of it)');
-  const { code } = await bundleWorkflowCode({ workflowsPath });
+  // Webpack's statistics are noise in a worker's log: only warnings and errors pass.
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
   mkdirSync(dirname(file), { recursive: true });
   // Written aside then renamed: two workers starting together never read a half-written bundle.
   const partial = `${file}.${process.pid}.tmp`;
