@@ -115,10 +115,13 @@ export function createLedgerWriterActivities(deps: LedgerWriterDeps) {
           else failures.push(err instanceof Error ? err.message : String(err));
         }
       });
-      // Temporal itself unreachable: retry the whole reply. A few odd failures: their runs ask again on their own.
-      if (failures.length > 0 && delivered + gone === 0) throw ApplicationFailure.retryable(`no reply delivered: ${failures[0]}`, 'ExternalApiUnavailable');
-      if (failures.length > 0) ctx.log.warn('some ledger replies were not delivered; those runs queue their rows again', { failed: failures.length });
-      return { delivered, gone, failed: failures.length };
+      // Any answer not delivered (a signal call timed out under load): the retry sends them all again, which is
+      // harmless, as a run keeps the first answer to each of its requests and finished runs are simply gone.
+      if (failures.length > 0) {
+        ctx.log.warn('some ledger replies were not delivered; sending again', { failed: failures.length, delivered });
+        throw ApplicationFailure.retryable(`${failures.length} ledger repl(ies) not delivered: ${failures[0]}`, 'ExternalApiUnavailable');
+      }
+      return { delivered, gone, failed: 0 };
     },
 
     /** @deprecated The first protocol's batch write, for a writer started before v2. */

@@ -25,7 +25,7 @@ const WRITE_BACKOFF_MS = [30_000, 60_000, 120_000, 300_000];
 const { replyLedgerRequests } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 10 },
 });
 
 function writeLedgerBatch(settings: LedgerSettings, args: Parameters<Activities['writeLedgerBatch']>[0]): Promise<LedgerBatchOutcome> {

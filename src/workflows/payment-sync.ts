@@ -53,7 +53,7 @@ export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<Paymen
   setHandler(ledgerRowWrittenSignal, (reply: unknown) => {
     const parsed = LedgerReplySchema.safeParse(reply);
     // Kept until the step looks: only answers to requests this run made count (a stale or forged one is ignored).
-    if (parsed.success && ledgerReplies.size < 100) ledgerReplies.set(parsed.data.requestId, parsed.data as LedgerReply);
+    if (parsed.success && ledgerReplies.size < 100 && !ledgerReplies.has(parsed.data.requestId)) ledgerReplies.set(parsed.data.requestId, parsed.data as LedgerReply);
   });
 
   const checked = checkPaymentInput(raw);
@@ -128,7 +128,9 @@ class LedgerSteps {
       asked.push(requestId);
       if (attempt > 1) this.run.waiting('updatePaymentSheet', `row queued again (attempt ${attempt}): no answer from the ledger writer yet`);
       const remaining = giveUpAt - Date.now();
-      await condition(() => answer() !== undefined, Math.max(1, Math.min(this.requeueAfterMs, remaining)));
+      // A lost answer is noticed within 30 s; then the wait doubles up to LEDGER_REQUEUE_AFTER (a long outage).
+      const wait = Math.min(this.requeueAfterMs, 30_000 * 2 ** Math.min(attempt - 1, 10), remaining);
+      await condition(() => answer() !== undefined, Math.max(1, wait));
       const reply = answer();
       if (reply && 'result' in reply) return reply.result;
       if (reply) throw ApplicationFailure.create({ type: reply.error.type, message: reply.error.message, nonRetryable: true });
