@@ -191,6 +191,8 @@ class ArmadoSteps {
   private async findPatiently(deadline: number): Promise<ArmadoBill> {
     const { intervalMs } = this.payment.billSearch;
     for (;;) {
+      // Cleared before the search, not after: a retryArmadoNow that arrives during a search means "look again".
+      this.now.requested = false;
       try {
         return await this.run.step('findArmadoBill', () => this.find({ invoiceNumber: this.payment.invoiceNumber }), (b) => `bill ${b.id}`, isBillNotFound);
       } catch (err) {
@@ -205,7 +207,6 @@ class ArmadoSteps {
         }
         const wait = Math.min(intervalMs, remaining);
         this.run.waiting('findArmadoBill', `no bill yet; looking again in ${Math.round(wait / 1000)}s or on retryArmadoNow`);
-        this.now.requested = false;
         await condition(() => this.now.requested, wait);
       }
     }

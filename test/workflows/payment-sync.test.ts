@@ -192,6 +192,28 @@ test('a 404 on the PUT sends the run back to the bill search at once (not retrie
   expect({ puts, searches }).toEqual({ puts: 2, searches: 2 });
 });
 
+test('a retryArmadoNow that arrives during a search is not lost: the next search follows at once', async () => {
+  const scheduledAt: number[] = [];
+  const result = await run(
+    {
+      findArmadoBill: async () => {
+        const ctx = Context.current();
+        scheduledAt.push(ctx.info.currentAttemptScheduledTimestampMs);
+        if (scheduledAt.length > 1) return bill;
+        // The operator's signal lands while this search is still on the wire; then the search finds nothing.
+        const { workflowId, runId } = ctx.info.workflowExecution as { workflowId: string; runId: string };
+        await ctx.client.workflow.getHandle(workflowId, runId).signal(retryArmadoNowSignal);
+        await new Promise((r) => setTimeout(r, 300));
+        throw ApplicationFailure.create({ type: 'ArmadoBillNotFound', message: 'no bill yet' });
+      },
+    },
+    (h) => h.result(),
+  );
+  expect(result.armado).toMatchObject({ status: 'updated' });
+  expect(scheduledAt).toHaveLength(2);
+  expect(scheduledAt[1]! - scheduledAt[0]!).toBeLessThan(60_000); // not the 15-minute schedule
+});
+
 test('retryArmadoNow cuts the wait short once the bill exists', async () => {
   let exists = false;
   let searches = 0;
