@@ -1,7 +1,6 @@
 // The ledger writer's activities: write a batch (only for runs still waiting on it), then tell each run.
 import { Context } from '@temporalio/activity';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { ActivityNotFoundError, ApplicationFailure } from '@temporalio/client';
+import { ActivityNotFoundError, ApplicationFailure, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { LedgerRow, LedgerWriteResult } from '../domain/payment-sync';
 import type { SheetsClient } from '../clients/sheets';
 import { upsertLedgerRows } from '../ledger/keyed-upsert';

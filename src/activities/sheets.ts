@@ -1,6 +1,6 @@
 // The payment run's ledger step: it hands its row to the spreadsheet tab's single writer, which answers
 // the run by signal once the row is written. The run, not this activity, waits for that answer.
-import { Context } from '@temporalio/activity';
+import { CompleteAsyncError, Context } from '@temporalio/activity';
 import { ErrorType, permanentFailure, transientFailure } from '../domain/errors';
 import type { LedgerRow } from '../domain/payment-sync';
 import {
@@ -13,7 +13,6 @@ import {
   type LedgerWriterInput,
   type LegacyLedgerWorkflowInput,
 } from '../workflows/ledger-contract';
-import { CompleteAsyncError } from '@temporalio/activity';
 
 export interface SheetsActivityDeps {
   spreadsheetId: string;

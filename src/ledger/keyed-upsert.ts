@@ -106,7 +106,6 @@ export async function upsertLedgerRows(sheets: SheetsClient, options: UpsertOpti
   const byFilter: { dataFilter: DataFilter; values: (string | number)[][] }[] = [];
   const structure: Record<string, unknown>[] = [];
   const newRows: LedgerRow[] = [];
-  const newRowPrevious = new Map<string, string[] | undefined>();
   let unfinished = 0;
 
   for (const row of rows) {
@@ -145,7 +144,6 @@ export async function upsertLedgerRows(sheets: SheetsClient, options: UpsertOpti
       unfinished += 1;
     } else {
       newRows.push(row);
-      newRowPrevious.set(row.invoiceNumber, undefined);
     }
   }
 
@@ -154,7 +152,7 @@ export async function upsertLedgerRows(sheets: SheetsClient, options: UpsertOpti
     // filled, and the rows, their values and their keys are created in one atomic request.
     const header = table.length === 0;
     const at = header ? 0 : table.length;
-    const values = [...(header ? [[...LEDGER_HEADER]] : []), ...newRows.map((r) => cellsOf(r, newRowPrevious.get(r.invoiceNumber), updatedAt))];
+    const values = [...(header ? [[...LEDGER_HEADER]] : []), ...newRows.map((r) => cellsOf(r, undefined, updatedAt))];
     structure.push({ insertDimension: { range: { sheetId, dimension: 'ROWS', startIndex: at, endIndex: at + values.length }, inheritFromBefore: false } });
     structure.push({
       updateCells: {
