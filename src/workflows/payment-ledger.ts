@@ -1,7 +1,7 @@
 // The ledger's single writer per spreadsheet tab: it gathers the rows that payment runs queue, writes them
 // in one keyed batch, then answers each run by signal. It never fails on what it is sent, never waits on one
 // run, and keeps its history and its continue-as-new input bounded however long Google Sheets is down.
-import { condition, continueAsNew, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, CancellationScope, condition, continueAsNew, isCancellation, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { failureMessageOf, failureTypeOf, NON_RETRYABLE_TYPES } from '../domain/errors';
 import type { AddressedReply, LedgerBatchOutcome } from '../activities/ledger-writer';
@@ -34,9 +34,36 @@ function writeLedgerBatch(settings: LedgerSettings, args: Parameters<Activities[
     heartbeatTimeout: '10 seconds',
     // Bounded so that the writer regains control (to roll over, to take new settings) during a long outage.
     scheduleToCloseTimeout: '5 minutes',
+    // Cancelled when the writer must roll over: the attempt stops (it heartbeats) before its rows are carried on.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
   });
   return write(args);
+}
+
+/**
+ * The batch write, given up (its rows are kept) as soon as the writer must roll over: signals arriving while it is
+ * retried would otherwise grow the history past the threshold by several events per waiting run.
+ */
+async function writeUnlessRolloverDue(
+  settings: LedgerSettings,
+  args: Parameters<Activities['writeLedgerBatch']>[0],
+  rolloverDue: () => boolean,
+): Promise<LedgerBatchOutcome | 'rollover'> {
+  const writing = new CancellationScope();
+  const watching = new CancellationScope();
+  void watching.run(() => condition(rolloverDue)).then(
+    () => writing.cancel(),
+    () => undefined, // the write ended first
+  );
+  try {
+    return await writing.run(() => writeLedgerBatch(settings, args));
+  } catch (err) {
+    if (isCancellation(err) && rolloverDue()) return 'rollover';
+    throw err;
+  } finally {
+    watching.cancel();
+  }
 }
 
 /** Request ids are `<runId>/<write>/<attempt>`: within one run, a later write or attempt is newer. */
@@ -92,19 +119,28 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
 
     const batch = [...pending.values()].slice(0, settings.maxBatch);
     for (const request of batch) pending.delete(request.replyTo.workflowId);
+    // Rows not written go back in front of the queue; a newer request of the same run, arrived meanwhile, wins.
+    const keep = () => {
+      const kept = new Map(batch.filter((r) => !pending.has(r.replyTo.workflowId)).map((r) => [r.replyTo.workflowId, r] as const));
+      for (const [id, r] of pending) kept.set(id, r);
+      pending.clear();
+      for (const [id, r] of kept) pending.set(id, r);
+    };
     let outcome: LedgerBatchOutcome;
     try {
-      outcome = await writeLedgerBatch(settings, { spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, requests: batch });
+      const written = await writeUnlessRolloverDue(settings, { spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, requests: batch }, rolloverDue);
+      if (written === 'rollover') {
+        keep();
+        continue;
+      }
+      outcome = written;
       stats.failedWrites = 0;
     } catch (err) {
       const type = failureTypeOf(err);
       if (!(NON_RETRYABLE_TYPES as readonly string[]).includes(type)) {
-        // Sheets unreachable: keep the rows (a newer request of the same run, arrived meanwhile, wins) and wait.
+        // Sheets unreachable: keep the rows and wait.
         stats.failedWrites += 1;
-        const kept = new Map(batch.filter((r) => !pending.has(r.replyTo.workflowId)).map((r) => [r.replyTo.workflowId, r] as const));
-        for (const [id, r] of pending) kept.set(id, r);
-        pending.clear();
-        for (const [id, r] of kept) pending.set(id, r);
+        keep();
         log.warn('ledger batch not written; trying again later', { rows: batch.length, failedWrites: stats.failedWrites, type });
         await condition(rolloverDue, WRITE_BACKOFF_MS[Math.min(stats.failedWrites, WRITE_BACKOFF_MS.length) - 1] as number);
         continue;

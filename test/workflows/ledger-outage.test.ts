@@ -102,10 +102,10 @@ test(`${RUNS} runs waiting through a ${OUTAGE_HOURS} h Sheets outage: bounded wr
       `ledger outage: ${RUNS} waiting runs, ${OUTAGE_HOURS} h: writer ran ${writer.runs} times, longest history ${writer.longestHistory} events, largest input ${(writer.largestInput / 1024).toFixed(1)} KiB, largest payload ${(writer.largestPayload / 1024).toFixed(1)} KiB (≤ ${writer.mostRowsCarried} rows carried), ${google.writeRequests} Sheets write requests after\n`,
     );
     expect(writer.runs).toBeGreaterThan(1); // it rolled over during the outage
-    // Past the threshold a run of the writer only takes the signals that arrive while its batch write is still
-    // retried (at most 5 min): each waiting run queues at most 6 times in such a window (its first queuing, then
-    // 30 s, 1, 2, 4 min…). Bounded by the number of waiting runs, whatever the length of the outage.
-    expect(writer.longestHistory).toBeLessThan(ROLLOVER + 6 * RUNS + 100);
+    // Past the threshold the writer gives up its batch write in progress and rolls over: its history exceeds the
+    // threshold only by the signals that land during that one step (at most one queuing per waiting run),
+    // whatever the length of the outage.
+    expect(writer.longestHistory).toBeLessThan(ROLLOVER + 2 * RUNS + 100);
     expect(writer.mostRowsCarried).toBeLessThanOrEqual(MAX_CARRIED);
   });
 }, 600_000);
