@@ -4,7 +4,12 @@ set -eu
 : "${TEMPORAL_ADDRESS:?}"
 NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 
-until temporal operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; do echo "waiting for Temporal"; sleep 2; done
+tries=0
+until temporal operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; do
+  tries=$((tries + 1))
+  [ "$tries" -le 90 ] || { echo "Temporal unreachable at $TEMPORAL_ADDRESS" >&2; exit 1; }
+  echo "waiting for Temporal"; sleep 2
+done
 temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" >/dev/null 2>&1 \
   || temporal operator namespace create --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" --retention "${TEMPORAL_RETENTION:-30d}"
 # A new namespace takes a few seconds to reach every part of the server.

