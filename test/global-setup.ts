@@ -1,9 +1,7 @@
 // Starts the run's Temporal dev server and builds what the container image builds (dist/ and the workflow
 // bundle, with the image's own bundle script) once; tests read them from the environment.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { PROJECT_ROOT, resolveTestServer } from '../src/temporal/binaries';
+import { resolveTestServer } from '../src/temporal/binaries';
+import { buildLikeTheImage } from './helpers/build';
 import { freePort, startDevServer } from '../src/temporal/dev-server';
 
 export default async function globalSetup(): Promise<void> {
@@ -11,12 +9,7 @@ export default async function globalSetup(): Promise<void> {
   if (testServer.type === 'existing-path') process.env.TEMPORAL_TEST_SERVER_PATH = testServer.path;
 
   // Tests that run the service as a separate process (workers, the intake, the CLI) use the build.
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
-  const dir = join(PROJECT_ROOT, '.cache', 'test');
-  mkdirSync(dir, { recursive: true });
-  const bundlePath = join(dir, 'workflow-bundle.js');
-  execFileSync(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'bundle-workflows.js'), bundlePath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  process.env.TEST_WORKFLOW_BUNDLE = bundlePath;
+  process.env.TEST_WORKFLOW_BUNDLE = buildLikeTheImage();
 
   // With its Web UI, which the browser test drives.
   const uiPort = await freePort();

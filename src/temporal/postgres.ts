@@ -92,7 +92,11 @@ export async function startPostgres(options: { port?: number; log?: (line: strin
       execFileSync(join(bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
       break;
     } catch {
-      if (Date.now() > deadline) throw new Error(`PostgreSQL not ready after 60 s:\n${output}`);
+      if (Date.now() > deadline) {
+        server.kill('SIGKILL');
+        rmSync(root, { recursive: true, force: true });
+        throw new Error(`PostgreSQL not ready after 60 s:\n${output}`);
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -3,12 +3,14 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { parseEnv, promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { parse } from 'yaml';
 import { loadConfig, loadIntakeConfig } from '../../src/config';
 import { PROJECT_ROOT, resolveTemporalCli } from '../../src/temporal/binaries';
+import { DEPLOY_DIR, SERVER_ARGS } from '../../src/temporal/cluster';
+import { TEMPORAL_SERVER_VERSION } from '../../src/temporal/server-binaries';
 
 const read = (file: string) => readFileSync(join(PROJECT_ROOT, file), 'utf8');
 
@@ -26,6 +28,7 @@ interface Service {
   volumes?: string[];
   secrets?: string[];
   container_name?: string;
+  working_dir?: string;
   stop_grace_period?: string;
 }
 const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service>; volumes: Record<string, unknown>; secrets: Record<string, { file: string }> };
@@ -98,6 +101,35 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(services.postgresql!.environment?.POSTGRES_PASSWORD).toBe('${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}');
+  });
+});
+
+// `npm run cluster` (and its test) run the server built from the Go module with DEPLOY_DIR and SERVER_ARGS;
+// compose must run the same version, configuration and scripts, so that what the cluster test proves holds there.
+describe('the Temporal server: compose and `npm run cluster` cannot drift apart', () => {
+  const temporal = services.temporal!;
+  const mount = `./${relative(PROJECT_ROOT, DEPLOY_DIR)}:/deploy:ro`;
+
+  test('same version, same configuration folder, same arguments, same scripts', () => {
+    expect(temporal.image).toBe(`temporalio/server:${TEMPORAL_SERVER_VERSION}`);
+    for (const job of ['temporal-schema', 'temporal-admin-tools']) {
+      expect(services[job]!.image?.startsWith(`temporalio/admin-tools:${TEMPORAL_SERVER_VERSION}-`)).toBe(true);
+      expect(services[job]!.volumes).toContain(mount);
+    }
+    expect(temporal.volumes).toContain(mount);
+    expect(temporal.working_dir).toBe('/deploy'); // the dynamic config path is relative, as npm run cluster's cwd
+    expect(temporal.entrypoint).toEqual(['temporal-server', '--root', '/deploy', ...SERVER_ARGS]);
+    expect(services['temporal-schema']!.entrypoint).toEqual(['/bin/sh', '/deploy/setup-postgres.sh']);
+  });
+
+  test('compose gives the server only variables its configuration reads, and every one it needs', () => {
+    const template = readFileSync(join(DEPLOY_DIR, 'config', 'cluster.yaml'), 'utf8');
+    expect(template.slice(0, 1024)).toContain('enable-template'); // else the server would not render it
+    const read = new Set([...template.matchAll(/env "([A-Z_]+)"/g)].map((m) => m[1]));
+    const required = [...template.matchAll(/env "([A-Z_]+)" \}\}/g)].map((m) => m[1]); // no default
+    const given = Object.keys(temporal.environment ?? {});
+    expect(given.filter((v) => !read.has(v))).toEqual([]);
+    expect(required.filter((v) => !given.includes(v as string))).toEqual([]);
   });
 });
 

@@ -1,0 +1,74 @@
+// `npm run cluster`: the production topology of docker-compose.yml on this machine, without Docker. PostgreSQL,
+// the Temporal server (built once from its Go module), the compose file's schema and namespace scripts, then
+// CLUSTER_WORKERS workers (default 2) and the intake. Ctrl-C stops it all.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../config';
+import { startSandboxes, type Sandboxes } from '../sandbox';
+import { PROJECT_ROOT } from '../temporal/binaries';
+import { startTemporalCluster } from '../temporal/cluster';
+import { freePort } from '../temporal/dev-server';
+import { startServiceProcess, type ServiceProcess } from './service-processes';
+
+async function main(): Promise<void> {
+  const say = (line: string) => process.stderr.write(`[cluster] ${line}\n`);
+  const stateDir = join(PROJECT_ROOT, '.cluster');
+  mkdirSync(stateDir, { recursive: true });
+  const workers = Number(process.env.CLUSTER_WORKERS ?? 2);
+  const cluster = await startTemporalCluster({ namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', serverLogFile: join(stateDir, 'temporal-server.log'), log: say });
+
+  // The APIs the environment configures (as for `npm run worker`), or the local sandboxes when none is.
+  let sandboxes: Sandboxes | undefined;
+  let apis: Record<string, string> = {};
+  try {
+    loadConfig({ ...process.env, TEMPORAL_ADDRESS: cluster.address });
+  } catch {
+    sandboxes = await startSandboxes({ keyDir: stateDir, spreadsheetId: `cluster-${Date.now().toString(36)}` });
+    apis = sandboxes.env;
+    say(`no API configuration in the environment: local sandboxes (Tempo ${sandboxes.tempo.baseUrl}, Armado ${sandboxes.armado.baseUrl}, Sheets ${sandboxes.google.baseUrl})`);
+  }
+  // The intake's bearer token: the environment's, or a new one written to a file only its owner reads.
+  let token = process.env.INTAKE_TOKEN;
+  if (!token) {
+    token = randomBytes(24).toString('base64url');
+    writeFileSync(join(stateDir, 'intake-token'), `${token}\n`, { mode: 0o600 });
+  }
+  const env = { ...process.env, ...apis, TEMPORAL_ADDRESS: cluster.address, TEMPORAL_NAMESPACE: cluster.namespace };
+  const processes: ServiceProcess[] = [];
+  const stopAll = async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await cluster.stop();
+    await sandboxes?.stop();
+  };
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    void stopAll().finally(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    for (let i = 1; i <= workers; i++) {
+      const metricsPort = await freePort();
+      processes.push(await startServiceProcess('worker', { ...env, METRICS_PORT: String(metricsPort) }, (line) => process.stdout.write(`[worker-${i}] ${line}\n`)));
+      say(`worker ${i}: metrics on http://127.0.0.1:${metricsPort}/metrics`);
+    }
+    const intakePort = Number(process.env.INTAKE_PORT ?? 8787);
+    processes.push(await startServiceProcess('intake', { ...env, INTAKE_TOKEN: token, INTAKE_PORT: String(intakePort) }, (line) => process.stdout.write(`[intake] ${line}\n`)));
+    say(`Temporal frontend ${cluster.address} (namespace ${cluster.namespace}); server log ${join(stateDir, 'temporal-server.log')}`);
+    say(`PostgreSQL 127.0.0.1:${cluster.postgres.port}; ${workers} workers; intake http://127.0.0.1:${intakePort}/v1/payments`);
+    say(process.env.INTAKE_TOKEN ? 'intake token: INTAKE_TOKEN of your environment' : `intake token: in ${join(stateDir, 'intake-token')}`);
+    say(`e.g. TEMPORAL_ADDRESS=${cluster.address} npm run cli -- status <invoice>; Ctrl-C stops everything`);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
