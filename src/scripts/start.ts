@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     port: DEV_SERVER_PORT,
     uiPort: DEV_UI_PORT,
     namespace: config.temporal.namespace,
+    durableCommits: process.env.TEMPORAL_DB_DURABLE === '1',
   });
   process.stderr.write(`Temporal dev server on 127.0.0.1:${DEV_SERVER_PORT}, Web UI on http://localhost:${DEV_UI_PORT}\n`);
   try {

@@ -1,0 +1,228 @@
+// `npm run bench`: payments end to end — started, synced in Armado, written in the ledger — against the
+// sandboxes with realistic latencies (Tempo 80 ms, Armado 120 ms, Sheets 200 ms) and Google's 60 writes/min
+// quota, on each Temporal the service runs on, and a seed-style sequential baseline in the same run.
+//   BENCH_N (1000)         payments per Temporal target, 80 % of them settle their invoice
+//   BENCH_TARGETS          embedded,cluster,baseline (any subset, in that order)
+//   BENCH_BASELINE_N (60)  payments of the baseline (sequential and quota-bound: ~1 s each)
+// Prints a table; asserts nothing, but says when a payment did not end exactly right.
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { startPaymentSync } from '../src/client/payment-sync-client';
+import { ArmadoClient } from '../src/clients/armado';
+import { SheetsClient } from '../src/clients/sheets';
+import { TempoClient } from '../src/clients/tempo';
+import { loadConfig } from '../src/config';
+import { startSandboxes, type Sandboxes } from '../src/sandbox';
+import { startServiceProcess, type ServiceProcess } from '../src/scripts/service-processes';
+import { startTemporalCluster } from '../src/temporal/cluster';
+import { startDevServer } from '../src/temporal/dev-server';
+
+const N = Number(process.env.BENCH_N ?? 1000);
+const BASELINE_N = Number(process.env.BENCH_BASELINE_N ?? 60);
+const TARGETS = (process.env.BENCH_TARGETS ?? 'embedded,cluster,baseline').split(',');
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+interface Figures {
+  target: string;
+  payments: number;
+  wallS: number;
+  perS: number;
+  p50S: number;
+  p99S: number;
+  sheetsWrites: number;
+  quota429: number;
+  workerCpuS: number;
+  workerPeakMiB: number;
+  exact: string;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+/** CPU seconds (user + system) and peak resident memory of a process, from /proc (Linux). */
+function usage(pid: number): { cpuS: number; peakMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuS: ticks / 100, peakMiB: Number(hwm?.[1] ?? 0) / 1024 };
+}
+
+async function apis(spreadsheetId: string, invoices: string[]): Promise<Sandboxes> {
+  const sandboxes = await startSandboxes({ spreadsheetId });
+  sandboxes.tempo.server.latencyMs = 80;
+  sandboxes.armado.server.latencyMs = 120;
+  sandboxes.google.server.latencyMs = 200;
+  sandboxes.google.writeQuotaPerMinute = 60;
+  for (const [i, id] of invoices.entries()) {
+    sandboxes.tempo.addInvoice(id, 100);
+    if (settles(i)) sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
+    sandboxes.armado.addBill(id);
+  }
+  return sandboxes;
+}
+const settles = (i: number) => i % 5 !== 4; // 80 %
+
+/** Every invoice has one ledger row with the right status; every settled bill got exactly one PUT. */
+function exactness(sandboxes: Sandboxes, invoices: string[]): string {
+  const rows = sandboxes.google.rows(sandboxes.spreadsheetId).slice(1);
+  let wrong = 0;
+  for (const [i, id] of invoices.entries()) {
+    const own = rows.filter((r) => r[0] === id);
+    const puts = sandboxes.armado.putsFor(id);
+    if (own.length !== 1 || own[0]![1] !== (settles(i) ? 'Payée' : 'Partiellement payée') || puts !== (settles(i) ? 1 : 0)) wrong += 1;
+  }
+  return wrong === 0 ? 'all' : `${wrong} WRONG`;
+}
+
+async function onTemporal(target: string, address: string, workers: number, extraEnv: Record<string, string> = {}): Promise<Figures> {
+  const invoices = Array.from({ length: N }, (_, i) => String(300000 + i));
+  const sandboxes = await apis(`bench-${target.split(' ')[0]}`, invoices);
+  const env = { PATH: process.env.PATH, ...sandboxes.env, TEMPORAL_ADDRESS: address, METRICS_PORT: '0', LOG_LEVEL: 'WARN', ...extraEnv };
+  const config = loadConfig(env);
+  const processes: ServiceProcess[] = [];
+  for (let i = 0; i < workers; i++) processes.push(await startServiceProcess('worker', { ...env, LOG_LEVEL: 'INFO' }));
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const options = { taskQueue: config.temporal.taskQueue, defaultDossier: config.tempo.dossier };
+  const before = processes.map((p) => usage(p.child.pid!));
+  const began = Date.now();
+  // As the Tempo integration would: payments arrive from many callers at once (50 in flight).
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (next < N) {
+        const id = invoices[next++] as string;
+        await startPaymentSync(client, { invoiceNumber: id, paymentMode: 'virement', paymentDate: '2024-01-15T10:30:00+01:00', tempoStatus: 200, amount: 100, paymentId: `bench-${target.split(' ')[0]}` }, options);
+      }
+    }),
+  );
+  const query = `WorkflowType="paymentSyncWorkflow"`;
+  for (;;) {
+    const running = (await client.workflow.count(`${query} AND ExecutionStatus="Running"`)).count;
+    if (running === 0 && (await client.workflow.count(query)).count >= N) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const latencies: number[] = [];
+  let lastClose = began;
+  for await (const w of client.workflow.list({ query })) {
+    latencies.push((w.closeTime!.getTime() - w.startTime.getTime()) / 1000);
+    lastClose = Math.max(lastClose, w.closeTime!.getTime());
+  }
+  latencies.sort((a, b) => a - b);
+  const after = processes.map((p) => usage(p.child.pid!));
+  const wallS = (lastClose - began) / 1000;
+  const figures: Figures = {
+    target,
+    payments: N,
+    wallS,
+    perS: N / wallS,
+    p50S: percentile(latencies, 50),
+    p99S: percentile(latencies, 99),
+    sheetsWrites: sandboxes.google.writeRequests,
+    quota429: sandboxes.google.quotaRejections,
+    workerCpuS: after.reduce((n, u, i) => n + u.cpuS - before[i]!.cpuS, 0),
+    workerPeakMiB: Math.max(...after.map((u) => u.peakMiB)),
+    exact: exactness(sandboxes, invoices),
+  };
+  await Promise.all(processes.map((p) => p.stop()));
+  await connection.close();
+  await sandboxes.stop();
+  return figures;
+}
+
+/** What the seed script did: one invoice after another, each call retried in memory (429: wait, try again). */
+async function baseline(): Promise<Figures> {
+  const invoices = Array.from({ length: BASELINE_N }, (_, i) => String(400000 + i));
+  const sandboxes = await apis('bench-baseline', invoices);
+  const config = loadConfig(sandboxes.env);
+  const tempo = new TempoClient(config.tempo);
+  const armado = new ArmadoClient(config.armado);
+  const sheets = new SheetsClient(config.sheets);
+  const sheet = config.sheets.sheetName;
+  const retried = async <T>(call: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        return await call();
+      } catch {
+        await new Promise((r) => setTimeout(r, 1_000)); // the seed's fixed pause
+      }
+    }
+  };
+  const cpu = process.cpuUsage();
+  const began = Date.now();
+  const latencies: number[] = [];
+  for (const id of invoices) {
+    const t = Date.now();
+    const invoice = await retried(() => tempo.getInvoice(config.tempo.dossier, id));
+    const status = invoice.fullyPaid ? 'Payée' : 'Partiellement payée';
+    const rows = await retried(() => sheets.readValues(config.sheets.spreadsheetId, `${sheet}!A:A`));
+    const at = rows.findIndex((r) => r[0] === id);
+    const row = at >= 0 ? at + 1 : Math.max(rows.length, 1) + 1;
+    await retried(() => sheets.batchUpdate(config.sheets.spreadsheetId, [{ range: `${sheet}!A${row}:F${row}`, values: [[id, status, 'Virement', '2024-01-15 10:30', '', '']] }]));
+    if (invoice.fullyPaid) {
+      const [bill] = await retried(() => armado.searchBills(id));
+      await retried(() => armado.updateBillPayment(bill!.id, { paymentType: 2, paymentDate: '2024-01-15T10:30:00.000000' }, id));
+    }
+    latencies.push((Date.now() - t) / 1000);
+  }
+  const wallS = (Date.now() - began) / 1000;
+  const used = process.cpuUsage(cpu);
+  const figures: Figures = {
+    target: 'baseline (seed-style, sequential)',
+    payments: BASELINE_N,
+    wallS,
+    perS: BASELINE_N / wallS,
+    // Start-to-synced as the Tempo integration sees it: a payment waits for every one before it.
+    p50S: latencies.slice(0, Math.ceil(BASELINE_N / 2)).reduce((a, b) => a + b, 0),
+    p99S: latencies.slice(0, Math.ceil(BASELINE_N * 0.99)).reduce((a, b) => a + b, 0),
+    sheetsWrites: sandboxes.google.writeRequests,
+    quota429: sandboxes.google.quotaRejections,
+    workerCpuS: (used.user + used.system) / 1e6,
+    workerPeakMiB: process.memoryUsage().rss / 1024 / 1024,
+    exact: exactness(sandboxes, invoices),
+  };
+  await sandboxes.stop();
+  return figures;
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const results: Figures[] = [];
+  say(`end-to-end benchmark: ${N} payments per Temporal target (80 % settle their invoice), Tempo 80 ms, Armado 120 ms, Sheets 200 ms, 60 Sheets writes/min`);
+  if (TARGETS.includes('embedded')) {
+    // What `npm start` runs: the dev server persisted to a file, one worker.
+    const dir = mkdtempSync(join(tmpdir(), 'bench-embedded-'));
+    const durable = process.env.TEMPORAL_DB_DURABLE === '1';
+    const server = await startDevServer({ dbFilename: join(dir, 'temporal.db'), quiet: true, durableCommits: durable });
+    results.push(await onTemporal(`embedded (npm start: dev server, SQLite file${durable ? ', durable commits' : ''}, 1 worker)`, server.address, 1));
+    say(JSON.stringify(results.at(-1)));
+    await server.teardown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (TARGETS.includes('cluster')) {
+    const cluster = await startTemporalCluster();
+    results.push(await onTemporal('cluster (npm run cluster: PostgreSQL, 2 workers)', cluster.address, 2));
+    say(JSON.stringify(results.at(-1)));
+    await cluster.stop();
+  }
+  if (TARGETS.includes('baseline')) {
+    results.push(await baseline());
+    say(JSON.stringify(results.at(-1)));
+  }
+  const header = ['target', 'payments', 'wall s', 'payments/s', 'p50 s', 'p99 s', 'Sheets writes', '429s', 'worker CPU s', 'worker peak MiB', 'exact'];
+  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+  process.stdout.write(`${line(header)}\n${line(header.map(() => '---'))}\n`);
+  for (const f of results) {
+    process.stdout.write(
+      `${line([f.target, f.payments, f.wallS.toFixed(1), f.perS.toFixed(1), f.p50S.toFixed(1), f.p99S.toFixed(1), f.sheetsWrites, f.quota429, f.workerCpuS.toFixed(1), f.workerPeakMiB.toFixed(0), f.exact])}\n`,
+    );
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
