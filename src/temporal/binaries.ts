@@ -26,7 +26,7 @@ export const PROJECT_ROOT = findProjectRoot(__dirname);
 export const CACHE_DIR_ROOT = join(PROJECT_ROOT, '.cache');
 export const CACHE_DIR = process.env.TEMPORAL_BIN_CACHE ?? join(CACHE_DIR_ROOT, 'temporal');
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
@@ -35,7 +35,7 @@ function isExecutable(path: string): boolean {
   }
 }
 
-function onPath(binary: string): string | undefined {
+export function onPath(binary: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, binary);

@@ -3,9 +3,10 @@
 // service, no root needed; run as root, it drops to the `postgres` account (PostgreSQL refuses to run as root).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, chownSync, constants, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
+import { isExecutable } from './binaries';
 import { freePort } from './dev-server';
 
 export interface Postgres {
@@ -15,15 +16,6 @@ export interface Postgres {
   password: string;
   /** Fast shutdown, then the data folder is removed. */
   stop(): Promise<void>;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The folder holding initdb and postgres: PG_BIN_DIR, then PATH, then Debian's newest /usr/lib/postgresql/N/bin. */

@@ -2,9 +2,9 @@
 // order: env override → PATH (as in the server images) → project cache → `go install` of the pinned module
 // into the cache. There is no prebuilt download for users without Go: they run the compose file instead.
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { CACHE_DIR_ROOT } from './binaries';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { CACHE_DIR_ROOT, isExecutable, onPath } from './binaries';
 
 /** Pinned with the compose file's images (temporalio/server and admin-tools); a test checks they agree. */
 export const TEMPORAL_SERVER_VERSION = '1.29.1';
@@ -17,22 +17,6 @@ export interface TemporalServerBinaries {
   sqlTool: string;
   /** The module's `schema/` folder (`postgresql/v12/...`), as /etc/temporal/schema in the admin-tools image. */
   schemaDir: string;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function onPath(binary: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && isExecutable(join(dir, binary))) return join(dir, binary);
-  }
-  return undefined;
 }
 
 export function serverCacheDir(version = TEMPORAL_SERVER_VERSION): string {
