@@ -2,7 +2,7 @@
 // tempo-armado-sync: start, follow and repair payment syncs from a shell. Configuration comes from the
 // environment (and .env), like the service's. Exit codes: 0 ok, 1 a run or check failed, 2 bad usage or input.
 import { parseArgs } from 'node:util';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   describePaymentSync,
@@ -19,6 +19,7 @@ import { BUILT_IN_PAYMENT_MODES, buildPaymentModeTable, normalizePaymentMode } f
 import { runDoctor } from './operations/doctor';
 import { batchReset, batchResetQuery, DEFAULT_RESET_QUERY, type BatchResetEntry } from './operations/reset';
 import { DEV_SERVER_PORT } from './scripts/ports';
+import { connectClient, temporalConnectionSettings } from './temporal/connection';
 
 const USAGE = `usage: tempo-armado-sync <command> [options]
 
@@ -36,7 +37,10 @@ const USAGE = `usage: tempo-armado-sync <command> [options]
 
   --json                  machine-readable output (every command)
 Configuration: TEMPORAL_ADDRESS (default 127.0.0.1:${DEV_SERVER_PORT}), TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,
-TEMPO_DOSSIER, PAYMENT_MODE_MAP; doctor reads everything the worker reads. See README.md.`;
+TEMPO_DOSSIER, PAYMENT_MODE_MAP; doctor reads everything the worker reads. TLS to Temporal: Temporal's client
+configuration (TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY, or a temporal.toml profile: TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE).
+See README.md.`;
 
 export interface CliIo {
   out(line: string): void;
@@ -71,16 +75,13 @@ function numeric(value: string | undefined): number | string | undefined {
   return value.trim() !== '' && Number.isFinite(n) ? n : value;
 }
 
-function address(temporal: Config['temporal']): string {
-  return temporal.address ?? `127.0.0.1:${DEV_SERVER_PORT}`;
-}
-
-async function withClient<T>(temporal: Config['temporal'], fn: (client: Client) => Promise<T>): Promise<T> {
-  const connection = await Connection.connect({ address: address(temporal), connectTimeout: 5_000 }).catch((err: unknown) => {
-    throw new Error(`cannot reach Temporal at ${address(temporal)} (${err instanceof Error ? err.message : String(err)}): start it (npm start) or set TEMPORAL_ADDRESS`);
+async function withClient<T>(temporal: Config['temporal'], env: NodeJS.ProcessEnv, fn: (client: Client) => Promise<T>): Promise<T> {
+  const settings = temporalConnectionSettings(temporal, env);
+  const connection = await connectClient(settings, { connectTimeout: 5_000 }).catch((err: unknown) => {
+    throw new Error(`cannot reach Temporal at ${settings.address} (${settings.security}; ${err instanceof Error ? err.message : String(err)}): start it (npm start) or set TEMPORAL_ADDRESS`);
   });
   try {
-    return await fn(new Client({ connection, namespace: temporal.namespace }));
+    return await fn(new Client({ connection, namespace: settings.namespace }));
   } finally {
     await connection.close();
   }
@@ -139,7 +140,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       );
       const paymentModes = buildPaymentModeTable(caller.paymentModes);
       validatePaymentSyncInput(input, paymentModes); // before any connection: bad input changes nothing
-      return withClient(caller.temporal, async (client) => {
+      return withClient(caller.temporal, io.env, async (client) => {
         const started = await startPaymentSync(client, input, { taskQueue: caller.temporal.taskQueue, defaultDossier: caller.defaultDossier, paymentModes });
         const { workflowId, runId, duplicate } = started;
         print({ workflowId, runId, duplicate }, [`${duplicate ? 'already started (nothing new)' : 'started'}: ${workflowId} (run ${runId})`]);
@@ -151,7 +152,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     case 'status': {
       const id = needTarget();
       const temporal = loadTemporalConfig(io.env);
-      return withClient(temporal, async (client) => {
+      return withClient(temporal, io.env, async (client) => {
         if (/^\d+$/.test(id)) {
           const runs = await findPaymentSyncs(client, id);
           print(runs, runs.length ? runs.map((r) => `${r.workflowId}  ${r.status}  ${r.outcome ?? '-'}  ${r.summary ?? ''}`) : [`no payment sync for invoice ${id}`]);
@@ -169,12 +170,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
     case 'result': {
       const id = needTarget();
-      return withClient(loadTemporalConfig(io.env), (client) => showResult(client, id, io, json));
+      return withClient(loadTemporalConfig(io.env), io.env, (client) => showResult(client, id, io, json));
     }
 
     case 'retry-armado': {
       const id = needTarget();
-      return withClient(loadTemporalConfig(io.env), async (client) => {
+      return withClient(loadTemporalConfig(io.env), io.env, async (client) => {
         const ids = /^\d+$/.test(id) ? (await findPaymentSyncs(client, id)).filter((r) => r.status === 'RUNNING').map((r) => r.workflowId) : [id];
         if (ids.length === 0) {
           io.err(`no running payment sync for invoice ${id}`);
@@ -195,7 +196,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         print({ ok: false, problems: err.problems }, ['FAIL config   ', ...err.problems.map((p) => `       ${p}`)]);
         return 1;
       }
-      const checks = await runDoctor(config, { address: address(config.temporal), probeInvoice: values.invoice });
+      const checks = await runDoctor(config, { env: io.env, probeInvoice: values.invoice });
       print(checks, checks.map((c) => `${c.ok ? 'OK  ' : 'FAIL'} ${c.name.padEnd(9)} ${c.message}`));
       return checks.every((c) => c.ok) ? 0 : 1;
     }
@@ -204,7 +205,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const limit = values.limit === undefined ? undefined : Number(values.limit);
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError('--limit: must be a positive integer');
       const dryRun = values['dry-run'];
-      return withClient(loadTemporalConfig(io.env), async (client) => {
+      return withClient(loadTemporalConfig(io.env), io.env, async (client) => {
         io.err(`${dryRun ? 'dry run: ' : ''}${batchResetQuery(values.query)}${values['failure-type'] ? ` with failure type ${values['failure-type']}` : ''}`);
         const entries = await batchReset(client, { query: values.query, failureType: values['failure-type'], reason: values.reason, dryRun, limit });
         const count = (action: BatchResetEntry['action']) => entries.filter((e) => e.action === action).length;

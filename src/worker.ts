@@ -2,6 +2,7 @@
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityClients } from './activities';
 import type { Config } from './config';
+import { connectWorker, temporalConnectionSettings, type TemporalConnectionSettings } from './temporal/connection';
 import { cachedWorkflowBundle } from './temporal/workflow-bundle';
 
 export interface PaymentWorkerOptions {
@@ -35,15 +36,17 @@ export async function createPaymentWorker(options: PaymentWorkerOptions): Promis
  * Runs until SIGINT/SIGTERM: the SDK's runtime turns them into a graceful shutdown (no new tasks, in-flight
  * activities finish within WORKER_SHUTDOWN_GRACE), after which this resolves and the process can exit 0.
  */
-export async function runWorker(config: Config, address: string): Promise<void> {
+export async function runWorker(config: Config, settings: TemporalConnectionSettings = temporalConnectionSettings(config.temporal)): Promise<void> {
   const log = Runtime.instance().logger;
-  const connection = await NativeConnection.connect({ address });
+  const connection = await connectWorker(settings);
+  const address = settings.address;
   try {
     const worker = await createPaymentWorker({ config, connection });
     log.info('worker polling', {
       taskQueue: config.temporal.taskQueue,
       namespace: config.temporal.namespace,
       address,
+      security: settings.security,
       metrics: config.worker.metricsPort > 0 ? `:${config.worker.metricsPort}/metrics` : 'off',
     });
     await worker.run();

@@ -1,12 +1,13 @@
 // `tempo-armado-sync doctor`: one harmless call per system, each answered OK or with what to fix.
 // Messages come from the typed clients (which never carry a secret) or are written here.
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { ArmadoClient } from '../clients/armado';
 import { loadServiceAccount, SheetsClient } from '../clients/sheets';
 import { TempoClient } from '../clients/tempo';
 import type { Config } from '../config';
+import { connectClient, temporalConnectionSettings, type TemporalConnectionSettings } from '../temporal/connection';
 import { ErrorType } from '../domain/errors';
 import { LEDGER_HEADER } from '../domain/payment-sync';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/contract';
@@ -26,16 +27,37 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function checkTemporal(config: Config, address: string): Promise<DoctorCheck> {
+/** How the connection is secured, and until when the client certificate is valid. */
+function securityOf(settings: TemporalConnectionSettings): string {
+  if (!settings.clientCertificateExpires) return settings.security;
+  const days = Math.floor((settings.clientCertificateExpires.getTime() - Date.now()) / 86_400_000);
+  return `${settings.security}, client certificate valid until ${settings.clientCertificateExpires.toISOString().slice(0, 10)} (${days < 0 ? 'EXPIRED' : `${days} days`})`;
+}
+
+async function checkTemporal(config: Config, env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
+  let settings: TemporalConnectionSettings;
+  try {
+    settings = temporalConnectionSettings(config.temporal, env);
+  } catch (err) {
+    return { name: 'temporal', ok: false, message: messageOf(err) };
+  }
+  const address = settings.address;
+  const security = securityOf(settings);
+  if (settings.clientCertificateExpires && settings.clientCertificateExpires.getTime() < Date.now()) {
+    return { name: 'temporal', ok: false, message: `${security}: renew the client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH)` };
+  }
   let connection: Connection | undefined;
   try {
-    connection = await Connection.connect({ address, connectTimeout: 5_000 });
+    connection = await connectClient(settings, { connectTimeout: 5_000 });
+    // The TLS handshake (and a refused client certificate) shows on the first call, not at connect.
+    await connection.withDeadline(Date.now() + DEADLINE_MS, () => connection!.healthService.check({}));
   } catch (err) {
-    return { name: 'temporal', ok: false, message: `cannot reach Temporal at ${address} (${messageOf(err)}): start it (npm start) or fix TEMPORAL_ADDRESS` };
+    await connection?.close();
+    return { name: 'temporal', ok: false, message: `cannot reach Temporal at ${address} (${security}; ${messageOf(err)}): start it (npm start) or fix TEMPORAL_ADDRESS and the TLS settings` };
   }
   try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    const namespace = config.temporal.namespace;
+    const namespace = settings.namespace;
+    const client = new Client({ connection, namespace });
     try {
       await connection.withDeadline(Date.now() + DEADLINE_MS, () => client.workflowService.describeNamespace({ namespace }));
     } catch (err) {
@@ -51,7 +73,7 @@ async function checkTemporal(config: Config, address: string): Promise<DoctorChe
         message: `search attributes missing in "${namespace}": ${missing.join(', ')}; register them: ${missing.map((m) => `temporal operator search-attribute create --name ${m} --type Keyword`).join(' && ')}`,
       };
     }
-    return { name: 'temporal', ok: true, message: `namespace "${namespace}" at ${address}; search attributes ${SEARCH_ATTRIBUTE_KEYS.map((k) => k.name).join(', ')} registered` };
+    return { name: 'temporal', ok: true, message: `namespace "${namespace}" at ${address} (${security}); search attributes ${SEARCH_ATTRIBUTE_KEYS.map((k) => k.name).join(', ')} registered` };
   } catch (err) {
     return { name: 'temporal', ok: false, message: `Temporal at ${address} answered an error (${messageOf(err)})` };
   } finally {
@@ -113,6 +135,6 @@ async function checkSheets(config: Config): Promise<DoctorCheck> {
 }
 
 /** Runs the four checks side by side. */
-export async function runDoctor(config: Config, options: { address: string; probeInvoice?: string }): Promise<DoctorCheck[]> {
-  return Promise.all([checkTemporal(config, options.address), checkTempo(config, options.probeInvoice ?? '0'), checkArmado(config), checkSheets(config)]);
+export async function runDoctor(config: Config, options: { env?: NodeJS.ProcessEnv; probeInvoice?: string } = {}): Promise<DoctorCheck[]> {
+  return Promise.all([checkTemporal(config, options.env ?? process.env), checkTempo(config, options.probeInvoice ?? '0'), checkArmado(config), checkSheets(config)]);
 }

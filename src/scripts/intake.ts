@@ -1,16 +1,17 @@
 // `npm run intake`: the HTTP intake (POST /v1/payments …) on INTAKE_PORT, against TEMPORAL_ADDRESS.
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { loadIntakeConfig } from '../config';
 import { buildPaymentModeTable } from '../domain/payment-modes';
 import { createIntakeServer } from '../intake/server';
 import { loadOrExit } from './load-or-exit';
-import { DEV_SERVER_PORT } from './ports';
+import { connectClient, temporalConnectionSettings } from '../temporal/connection';
 
 async function main(): Promise<void> {
   const config = loadOrExit(() => loadIntakeConfig(), 'see README.md "Over HTTP: the intake"');
-  const address = config.temporal.address ?? `127.0.0.1:${DEV_SERVER_PORT}`;
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const settings = temporalConnectionSettings(config.temporal);
+  const address = `${settings.address}, ${settings.security}`;
+  const connection = await connectClient(settings);
+  const client = new Client({ connection, namespace: settings.namespace });
   const server = createIntakeServer({
     client,
     token: config.intake.token,

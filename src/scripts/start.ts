@@ -5,6 +5,7 @@ import { installObservability } from '../observability';
 import { PROJECT_ROOT } from '../temporal/binaries';
 import { startDevServer } from '../temporal/dev-server';
 import { runWorker } from '../worker';
+import { temporalConnectionSettings } from '../temporal/connection';
 import { loadOrExit } from './load-or-exit';
 import { DEV_SERVER_PORT, DEV_UI_PORT } from './ports';
 
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   });
   const workerOnly = process.argv.includes('--worker-only');
   if (config.temporal.address || workerOnly) {
-    await runWorker(config, config.temporal.address ?? `127.0.0.1:${DEV_SERVER_PORT}`);
+    await runWorker(config);
     return;
   }
   const server = await startDevServer({
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
   });
   process.stderr.write(`Temporal dev server on 127.0.0.1:${DEV_SERVER_PORT}, Web UI on http://localhost:${DEV_UI_PORT}\n`);
   try {
-    await runWorker(config, `127.0.0.1:${DEV_SERVER_PORT}`);
+    await runWorker(config, temporalConnectionSettings({ ...config.temporal, address: `127.0.0.1:${DEV_SERVER_PORT}` }));
   } finally {
     await server.teardown();
   }

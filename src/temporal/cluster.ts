@@ -29,8 +29,23 @@ const PORT_VARIABLES = [
   'PROMETHEUS_PORT',
 ] as const;
 
+/** Files of a mutual-TLS set-up (PEM): the server's certificate and key, and the CA that signs every certificate. */
+export interface ClusterTls {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  /** The CA of the clients' certificates, when not caFile. */
+  clientCaFile?: string;
+  serverName: string;
+  /** A client certificate for the namespace job (the `temporal` CLI reads Temporal's TLS variables). */
+  adminCertFile: string;
+  adminKeyFile: string;
+}
+
 export interface ClusterOptions {
   namespace?: string;
+  /** Mutual TLS on the frontend and between the server's services (deploy/temporal/config/cluster.yaml). */
+  tls?: ClusterTls;
   /** Where the server's own log goes (appended); default: discarded. */
   serverLogFile?: string;
   log?: (line: string) => void;
@@ -42,6 +57,8 @@ export interface TemporalCluster {
   namespace: string;
   postgres: Postgres;
   binaries: TemporalServerBinaries;
+  /** The environment a client with this certificate needs (empty without TLS). */
+  clientTlsEnv(certFile: string, keyFile: string): Record<string, string>;
   /** Stops the server (SIGTERM, as `docker compose restart` does) and starts it again on the same ports and database. */
   restartServer(): Promise<void>;
   stop(): Promise<void>;
@@ -96,7 +113,21 @@ export async function startTemporalCluster(options: ClusterOptions = {}): Promis
     BIND_ON_IP: '127.0.0.1',
     TEMPORAL_BROADCAST_ADDRESS: '127.0.0.1',
     ...ports,
+    ...(options.tls
+      ? {
+          SERVER_TLS_CERT_FILE: options.tls.certFile,
+          SERVER_TLS_KEY_FILE: options.tls.keyFile,
+          SERVER_TLS_CA_FILE: options.tls.caFile,
+          SERVER_TLS_CLIENT_CA_FILE: options.tls.clientCaFile,
+          SERVER_TLS_SERVER_NAME: options.tls.serverName,
+        }
+      : {}),
   };
+  /** What a client of this cluster needs in its environment (Temporal's own client variables). */
+  const clientTlsEnv = (certFile: string, keyFile: string): Record<string, string> =>
+    options.tls
+      ? { TEMPORAL_TLS_CLIENT_CERT_PATH: certFile, TEMPORAL_TLS_CLIENT_KEY_PATH: keyFile, TEMPORAL_TLS_SERVER_CA_CERT_PATH: options.tls.caFile, TEMPORAL_TLS_SERVER_NAME: options.tls.serverName }
+      : {};
   const address = `127.0.0.1:${ports.FRONTEND_GRPC_PORT}`;
   try {
     log((await sh('setup-postgres.sh', { ...serverEnv, TEMPORAL_SQL_TOOL: binaries.sqlTool, TEMPORAL_SCHEMA_DIR: binaries.schemaDir })).trim());
@@ -138,7 +169,12 @@ export async function startTemporalCluster(options: ClusterOptions = {}): Promis
     const died = new Promise<never>((_, reject) =>
       child.once('exit', (code, signal) => reject(new Error(`the Temporal server exited (${code ?? signal}) at start${options.serverLogFile ? `; its log: ${options.serverLogFile}` : ''}`))),
     );
-    const script = sh('create-namespace.sh', { PATH: `${dirname(cli.path)}:${process.env.PATH ?? ''}`, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace });
+    const script = sh('create-namespace.sh', {
+      PATH: `${dirname(cli.path)}:${process.env.PATH ?? ''}`,
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: namespace,
+      ...(options.tls ? clientTlsEnv(options.tls.adminCertFile, options.tls.adminKeyFile) : {}),
+    });
     log((await Promise.race([script, died])).trim().split('\n').pop() ?? '');
   };
 
@@ -156,6 +192,7 @@ export async function startTemporalCluster(options: ClusterOptions = {}): Promis
     namespace,
     postgres,
     binaries,
+    clientTlsEnv,
     async restartServer() {
       await stopServer();
       startServer();

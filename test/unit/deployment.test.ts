@@ -75,15 +75,20 @@ describe('docker-compose.yml', () => {
     expect(script).toContain('--type Keyword');
   });
 
-  test('named volume for PostgreSQL; the worker scales (no fixed name, no host port), the intake and UI publish theirs', () => {
+  test('named volume for PostgreSQL; the worker scales (no fixed name, no host port); Temporal and the UI on loopback, the intake public', () => {
     expect(Object.keys(compose.volumes)).toEqual(['postgres-data']);
     expect(services.postgresql!.volumes).toEqual(['postgres-data:/var/lib/postgresql/data']);
     for (const s of Object.values(services)) expect(s.container_name).toBeUndefined();
     expect(services.worker!.ports).toBeUndefined();
     expect(services.worker!.expose).toEqual(['9464']);
     expect(services.worker!.build).toBe('.');
-    expect(services.intake!.ports).toEqual(['${INTAKE_HOST_PORT:-8787}:8787']);
-    expect(services['temporal-ui']!.ports).toEqual(['${TEMPORAL_UI_HOST_PORT:-8080}:8080']);
+    // Where each published port listens when .env says nothing: compose's own interpolation of the defaults.
+    const hostIp = (service: string) =>
+      (services[service]!.ports ?? []).map((p) => p.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1').split(':').slice(0, -2).join(':') || '0.0.0.0');
+    expect(Object.keys(services).filter((name) => services[name]!.ports).sort()).toEqual(['intake', 'temporal', 'temporal-ui']);
+    expect(hostIp('temporal')).toEqual(['127.0.0.1']);
+    expect(hostIp('temporal-ui')).toEqual(['127.0.0.1']);
+    expect(hostIp('intake')).toEqual(['0.0.0.0']); // the one public entry, behind its bearer token
     expect(services.worker!.stop_grace_period).toBe('60s');
   });
 
@@ -97,7 +102,8 @@ describe('docker-compose.yml', () => {
     expect(compose.secrets.google_service_account!.file).toBe('${GOOGLE_SERVICE_ACCOUNT_FILE:-./secrets/google-service-account.json}');
     for (const s of Object.values(services)) {
       for (const [key, value] of Object.entries(s.environment ?? {})) {
-        if (/PASSWORD|PWD|TOKEN|KEY|SECRET/.test(key)) expect(String(value)).toMatch(/^\$\{[A-Z_]+(:\?[^}]+)?\}$/);
+        // From .env only: required (`:?`) or empty when unset (`:-`), never a literal default.
+        if (/PASSWORD|PWD|TOKEN|KEY|SECRET/.test(key)) expect(String(value)).toMatch(/^\$\{[A-Z_]+(:\?[^}]+|:-)?\}$/);
       }
     }
     expect(services.postgresql!.environment?.POSTGRES_PASSWORD).toBe('${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}');
