@@ -185,7 +185,7 @@ describe('doctor', () => {
   test('an unreachable Temporal and a bad configuration are reported, not thrown', async () => {
     const down = await cli(['doctor'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
     expect(down.code).toBe(1);
-    expect(down.stdout).toMatch(/^FAIL temporal +cannot reach Temporal at 127\.0\.0\.1:1 .*fix TEMPORAL_ADDRESS$/m);
+    expect(down.stdout).toMatch(/^FAIL temporal +cannot reach Temporal at 127\.0\.0\.1:1 .*fix TEMPORAL_ADDRESS and the TLS settings$/m);
     const config = await cli(['doctor'], { ARMADO_BASE_URL: 'http://armado.example.com', ARMADO_API_KEY: '' });
     expect(config.code).toBe(1);
     expect(config.stdout).toContain('ARMADO_BASE_URL: must use https://');
