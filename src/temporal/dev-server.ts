@@ -27,6 +27,13 @@ export interface DevServerOptions {
  */
 const FAST_SQLITE = ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'];
 
+/**
+ * The server hands a scheduled activity straight back to the worker that scheduled it, in the answer to its
+ * workflow task, instead of through a task queue poll: fewer server round trips per step (300 payments:
+ * 32.6 and 35.0 s without, 30.2 and 31.6 s with). The same setting is in the cluster's dynamic config.
+ */
+const EAGER_ACTIVITIES = ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
+
 export async function startDevServer(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
   if (options.dbFilename) mkdirSync(dirname(options.dbFilename), { recursive: true });
   return TestWorkflowEnvironment.createLocal({
@@ -39,7 +46,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       dbFilename: options.dbFilename,
       namespace: options.namespace ?? 'default',
       searchAttributes: SEARCH_ATTRIBUTE_KEYS,
-      extraArgs: ['--log-level', options.quiet ? 'never' : 'error', ...(options.dbFilename && options.durableCommits !== true ? FAST_SQLITE : [])],
+      extraArgs: ['--log-level', options.quiet ? 'never' : 'error', ...(options.dbFilename && options.durableCommits !== true ? FAST_SQLITE : []), ...(options.dbFilename ? EAGER_ACTIVITIES : [])],
     },
   });
 }
