@@ -16,6 +16,14 @@ async function main(): Promise<void> {
   const stateDir = join(PROJECT_ROOT, '.cluster');
   mkdirSync(stateDir, { recursive: true });
   const workers = Number(process.env.CLUSTER_WORKERS ?? 2);
+  // Ctrl-C while it starts: let the start finish (so nothing is left half-started), then stop everything.
+  let stopRequested = false;
+  const early = () => {
+    stopRequested = true;
+    say('stopping once started…');
+  };
+  process.on('SIGINT', early);
+  process.on('SIGTERM', early);
   const cluster = await startTemporalCluster({ namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', serverLogFile: join(stateDir, 'temporal-server.log'), log: say });
 
   // The APIs the environment configures (as for `npm run worker`), or the local sandboxes when none is.
@@ -48,8 +56,6 @@ async function main(): Promise<void> {
     say('stopping…');
     void stopAll().finally(() => process.exit(0));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   try {
     for (let i = 1; i <= workers; i++) {
       const metricsPort = await freePort();
@@ -62,6 +68,11 @@ async function main(): Promise<void> {
     say(`PostgreSQL 127.0.0.1:${cluster.postgres.port}; ${workers} workers; intake http://127.0.0.1:${intakePort}/v1/payments`);
     say(process.env.INTAKE_TOKEN ? 'intake token: INTAKE_TOKEN of your environment' : `intake token: in ${join(stateDir, 'intake-token')}`);
     say(`e.g. TEMPORAL_ADDRESS=${cluster.address} npm run cli -- status <invoice>; Ctrl-C stops everything`);
+    process.off('SIGINT', early);
+    process.off('SIGTERM', early);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    if (stopRequested) onSignal();
   } catch (err) {
     await stopAll();
     throw err;
