@@ -1,7 +1,7 @@
 // The ledger's single writer per spreadsheet tab: it gathers the rows that payment runs queue, writes them
 // in one keyed batch, then answers each run by signal. It never fails on what it is sent, never waits on one
 // run, and keeps its history and its continue-as-new input bounded however long Google Sheets is down.
-import { ActivityCancellationType, CancellationScope, condition, continueAsNew, isCancellation, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, CancellationScope, condition, continueAsNew, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { failureMessageOf, failureTypeOf, NON_RETRYABLE_TYPES } from '../domain/errors';
 import type { AddressedReply, LedgerBatchOutcome } from '../activities/ledger-writer';
@@ -41,9 +41,14 @@ function writeLedgerBatch(settings: LedgerSettings, args: Parameters<Activities[
   return write(args);
 }
 
+/** How long a cancelled batch write may take to stop before the writer rolls over anyway. */
+const CANCEL_GRACE_MS = 30_000;
+
 /**
  * The batch write, given up (its rows are kept) as soon as the writer must roll over: signals arriving while it is
- * retried would otherwise grow the history past the threshold by several events per waiting run.
+ * retried would otherwise grow the history past the threshold by several events per waiting run. The attempt in
+ * flight is asked to stop and given CANCEL_GRACE_MS to do so (it heartbeats every 2 s); the writer never waits on
+ * it longer, whatever the server makes of the cancellation.
  */
 async function writeUnlessRolloverDue(
   settings: LedgerSettings,
@@ -51,16 +56,18 @@ async function writeUnlessRolloverDue(
   rolloverDue: () => boolean,
 ): Promise<LedgerBatchOutcome | 'rollover'> {
   const writing = new CancellationScope();
+  const write = writing.run(() => writeLedgerBatch(settings, args));
   const watching = new CancellationScope();
-  void watching.run(() => condition(rolloverDue)).then(
-    () => writing.cancel(),
+  const due = watching.run(() => condition(rolloverDue)).then(
+    () => 'rollover' as const,
     () => undefined, // the write ended first
   );
   try {
-    return await writing.run(() => writeLedgerBatch(settings, args));
-  } catch (err) {
-    if (isCancellation(err) && rolloverDue()) return 'rollover';
-    throw err;
+    const first = await Promise.race([write, due]);
+    if (first !== 'rollover') return first as LedgerBatchOutcome;
+    writing.cancel();
+    await Promise.race([write.catch(() => undefined), sleep(CANCEL_GRACE_MS)]);
+    return 'rollover';
   } finally {
     watching.cancel();
   }
