@@ -17,6 +17,9 @@ import {
 import { ConfigError, loadCallerConfig, loadConfig, loadDotEnv, loadPaymentModeMap, loadTemporalConfig, type Config } from './config';
 import { BUILT_IN_PAYMENT_MODES, buildPaymentModeTable, normalizePaymentMode } from './domain/payment-modes';
 import { runDoctor } from './operations/doctor';
+import { readFileSync } from 'node:fs';
+import { BackfillFileError, progressBar, readBackfillFile, runBackfill, type BackfillReport } from './operations/backfill';
+import { reconcileNow, reconcileReport } from './operations/reconcile';
 import { batchReset, batchResetQuery, DEFAULT_RESET_QUERY, type BatchResetEntry } from './operations/reset';
 import { DEV_SERVER_PORT } from './scripts/ports';
 import { connectClient, temporalConnectionSettings } from './temporal/connection';
@@ -34,6 +37,13 @@ const USAGE = `usage: tempo-armado-sync <command> [options]
   doctor [--invoice N]    check Temporal, Tempo, Armado and Sheets with the current configuration
   reset-failed [--query Q] [--failure-type T] [--dry-run] [--limit N] [--reason R]
                           re-run failed runs after their cause was fixed (default query: ${DEFAULT_RESET_QUERY})
+  reconcile [--dry-run] [--invoice N]
+                          compare the ledger with Tempo and Armado now, start the syncs that are certain,
+                          report the rest (--dry-run: start and write nothing)
+  backfill FILE [--strict] [--rate R]
+                          start the syncs of past payments listed in FILE (CSV or JSON lines: invoice, mode,
+                          date, amount, payment id); every line is validated first (--strict: nothing starts
+                          if one is bad); R starts per second (default 5); payments already synced are skipped
 
   --json                  machine-readable output (every command)
 Configuration: TEMPORAL_ADDRESS (default 127.0.0.1:${DEV_SERVER_PORT}), TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,
@@ -46,6 +56,9 @@ export interface CliIo {
   out(line: string): void;
   err(line: string): void;
   env: NodeJS.ProcessEnv;
+  /** stderr is a terminal: progress redraws one line through `progress`. */
+  isTTY?: boolean;
+  progress?(line: string): void;
 }
 
 class UsageError extends Error {}
@@ -65,6 +78,8 @@ const OPTIONS = {
   'dry-run': { type: 'boolean', default: false },
   limit: { type: 'string' },
   reason: { type: 'string', default: 're-run after fix' },
+  strict: { type: 'boolean', default: false },
+  rate: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -218,9 +233,71 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       });
     }
 
+    case 'reconcile': {
+      if (values.invoice !== undefined && !/^\d{1,20}$/.test(values.invoice)) throw new UsageError('--invoice: must be a Tempo invoice number (digits)');
+      return withClient(loadTemporalConfig(io.env), io.env, async (client) => {
+        const summary = await reconcileNow(client, { taskQueue: loadTemporalConfig(io.env).taskQueue, dryRun: values['dry-run'], invoice: values.invoice });
+        print(summary, reconcileReport(summary));
+        return 0;
+      });
+    }
+
+    case 'backfill': {
+      if (!target) throw new UsageError('backfill needs a file: CSV or JSON lines');
+      const rate = values.rate === undefined ? 5 : Number(values.rate);
+      if (!Number.isFinite(rate) || rate <= 0 || rate > 100) throw new UsageError('--rate: must be a number of starts per second, above 0 and at most 100');
+      const caller = loadCallerConfig(io.env);
+      const paymentModes = buildPaymentModeTable(caller.paymentModes);
+      let text: string;
+      try {
+        text = readFileSync(target, 'utf8');
+      } catch (err) {
+        throw new BackfillFileError(`cannot read ${target}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+      const lines = readBackfillFile(target, text, { defaultDossier: caller.defaultDossier, paymentModes });
+      const invalid = lines.filter((l) => l.problems);
+      for (const l of invalid) io.err(`line ${l.line}: ${(l.problems ?? []).map((p) => `${p.field}: ${p.message}`).join('; ')}`);
+      if (values.strict && invalid.length > 0) {
+        io.err(`${invalid.length} of ${lines.length} line(s) invalid; --strict: nothing started`);
+        return 2;
+      }
+      return withClient(caller.temporal, io.env, async (client) => {
+        let lastPrint = 0;
+        const report = await runBackfill(client, lines, {
+          taskQueue: caller.temporal.taskQueue,
+          defaultDossier: caller.defaultDossier,
+          paymentModes,
+          ratePerSecond: rate,
+          onProgress: (p) => {
+            // A live bar on a terminal; a line every 5 s (and the last) in a log.
+            if (io.isTTY) io.progress?.(progressBar(p));
+            else if (Date.now() - lastPrint >= 5_000 || p.done === p.total) {
+              lastPrint = Date.now();
+              io.err(progressBar(p));
+            }
+          },
+        });
+        if (io.isTTY) io.progress?.('');
+        print(report, backfillTable(report));
+        return report.invalid + report.failedToStart > 0 ? 1 : 0;
+      });
+    }
+
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+function backfillTable(report: BackfillReport): string[] {
+  const rows: [string, number][] = [
+    ['started', report.started],
+    ['already done', report.alreadyDone],
+    ['invalid', report.invalid],
+    ['failed to start', report.failedToStart],
+    ['total lines', report.total],
+  ];
+  const problems = report.lines.filter((l) => l.outcome === 'failed-to-start').map((l) => `line ${l.line}: failed to start: ${l.why ?? ''}`);
+  return [...rows.map(([label, n]) => `${label.padEnd(16)} ${String(n).padStart(6)}`), ...problems];
 }
 
 async function showResult(client: Client, workflowId: string, io: CliIo, json: boolean): Promise<number> {
@@ -240,7 +317,13 @@ async function showResult(client: Client, workflowId: string, io: CliIo, json: b
 
 if (require.main === module) {
   loadDotEnv();
-  const io: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`), env: process.env };
+  const io: CliIo = {
+    out: (l) => process.stdout.write(`${l}\n`),
+    err: (l) => process.stderr.write(`${l}\n`),
+    env: process.env,
+    isTTY: process.stderr.isTTY,
+    progress: (l) => process.stderr.write(`\r\x1b[2K${l}`),
+  };
   runCli(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;
@@ -249,7 +332,7 @@ if (require.main === module) {
       if (err instanceof PaymentInputError) {
         io.err(`${err.type}:`);
         for (const p of err.problems) io.err(`  ${p.field}: ${p.message}`);
-      } else if (err instanceof ConfigError) {
+      } else if (err instanceof ConfigError || err instanceof BackfillFileError) {
         io.err(err.message);
       } else if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
         io.err(`${err.message}\n\n${USAGE}`);

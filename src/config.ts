@@ -85,6 +85,10 @@ const paymentModeMap = z
  */
 export const MAX_BILL_SEARCHES = 1_000;
 
+/** Every night at 03:00 in ARMADO_TIMEZONE. */
+export const DEFAULT_RECONCILE_CRON = '0 3 * * *';
+const CRON = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^\s]+(\s+[^\s]+){4})$/;
+
 export const ConfigSchema = z
   .object({
     TEMPORAL_ADDRESS: z.string().trim().min(1).optional(),
@@ -126,6 +130,16 @@ export const ConfigSchema = z
     LEDGER_REQUEUE_AFTER: duration('10m'),
 
     PAYMENT_MODE_MAP: paymentModeMap,
+
+    // Nightly reconciliation (a Temporal Schedule, in ARMADO_TIMEZONE); an empty value turns it off.
+    RECONCILE_CRON: z
+      .string()
+      .trim()
+      .default(DEFAULT_RECONCILE_CRON)
+      .refine((v) => v === '' || CRON.test(v), 'must be a cron expression of 5 fields such as "0 3 * * *", an @daily-style shortcut, or empty (off)'),
+    // Tempo and Armado calls per second each, for the reconciliation (the payment runs are not paced).
+    RECONCILE_RATE: z.coerce.number().positive('must be a positive number of calls per second').max(100, 'must be at most 100 calls per second').default(5),
+    RECONCILE_SHEET_NAME: z.string().trim().min(1).max(100).default('Rapprochement'),
 
     METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(DEFAULT_METRICS_PORT),
     LOG_LEVEL: z
@@ -182,6 +196,12 @@ export interface Config {
     workflowBundle?: string;
   };
   paymentModes: Record<string, number>;
+  reconcile: {
+    /** Undefined: no schedule (RECONCILE_CRON set empty). */
+    cron?: string;
+    ratePerSecond: number;
+    sheetName: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -307,6 +327,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     worker: { metricsPort: e.METRICS_PORT, logLevel: e.LOG_LEVEL, shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE, workflowBundle: e.WORKFLOW_BUNDLE },
     paymentModes: e.PAYMENT_MODE_MAP,
+    reconcile: { cron: e.RECONCILE_CRON || undefined, ratePerSecond: e.RECONCILE_RATE, sheetName: e.RECONCILE_SHEET_NAME },
   };
 }
 

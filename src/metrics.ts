@@ -30,6 +30,9 @@ export const METRIC = {
   billAmbiguous: 'tempo_armado_sync_armado_bill_ambiguous',
   /** Emitted by the workflow itself (see payment-sync.ts), never during replay. */
   payments: 'tempo_armado_sync_payments',
+  /** Emitted by reconcilePaymentsWorkflow at the end of a (non-dry) run, by drift kind. */
+  reconcileDrift: 'tempo_armado_sync_reconcile_drift',
+  reconcileSyncsStarted: 'tempo_armado_sync_reconcile_syncs_started',
 } as const;
 
 export function businessMetricsFrom(meter: MetricMeter): BusinessMetrics {

@@ -1,7 +1,9 @@
 // The worker process: connection, worker for both workflows and all activities, clean shutdown on a signal.
+import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityClients } from './activities';
 import type { Config } from './config';
+import { ensureReconcileSchedule } from './operations/reconcile';
 import { connectWorker, temporalConnectionSettings, type TemporalConnectionSettings } from './temporal/connection';
 import { cachedWorkflowBundle } from './temporal/workflow-bundle';
 
@@ -42,6 +44,15 @@ export async function runWorker(config: Config, settings: TemporalConnectionSett
   const address = settings.address;
   try {
     const worker = await createPaymentWorker({ config, connection });
+    // Payments come first: a Schedule that cannot be set now is logged and tried again at the next start.
+    await ensureReconcileSchedule(new Client({ connection, namespace: config.temporal.namespace }), {
+      cron: config.reconcile.cron,
+      timeZone: config.armado.timeZone,
+      taskQueue: config.temporal.taskQueue,
+    }).then(
+      (change) => log.info('reconciliation schedule', { change, cron: config.reconcile.cron ?? 'off', timeZone: config.armado.timeZone }),
+      (err: unknown) => log.error('reconciliation schedule could not be set', { error: err instanceof Error ? err.message : String(err) }),
+    );
     log.info('worker polling', {
       taskQueue: config.temporal.taskQueue,
       namespace: config.temporal.namespace,

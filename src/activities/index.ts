@@ -7,6 +7,7 @@ import { stepTimeouts, type Config } from '../config';
 import { buildPaymentModeTable } from '../domain/payment-modes';
 import { createArmadoActivities } from './armado';
 import { createLedgerWriterActivities } from './ledger-writer';
+import { createReconcileActivities } from './reconcile';
 import { createSheetsActivities } from './sheets';
 import { createTempoActivities } from './tempo';
 
@@ -55,12 +56,13 @@ function withHeartbeats<T extends Record<string, (...args: never[]) => Promise<u
 }
 
 export function createActivities(config: Config, clients: ActivityClients = createClients(config)) {
-  return withHeartbeats({
+  const paymentModes = buildPaymentModeTable(config.paymentModes);
+  const steps = withHeartbeats({
     ...createTempoActivities({
       tempo: clients.tempo,
       defaultDossier: config.tempo.dossier,
       timeZone: config.armado.timeZone,
-      paymentModes: buildPaymentModeTable(config.paymentModes),
+      paymentModes,
       billSearch: config.armado.billSearch,
       timeouts: stepTimeouts(config),
     }),
@@ -78,6 +80,20 @@ export function createActivities(config: Config, clients: ActivityClients = crea
     }),
     ...createLedgerWriterActivities({ sheets: clients.sheets }),
   });
+  return {
+    ...steps,
+    // Not wrapped: these heartbeat their own progress, which a bare heartbeat would erase.
+    ...createReconcileActivities({
+      ...clients,
+      spreadsheetId: config.sheets.spreadsheetId,
+      sheetName: config.sheets.sheetName,
+      summarySheetName: config.reconcile.sheetName,
+      defaultDossier: config.tempo.dossier,
+      timeZone: config.armado.timeZone,
+      paymentModes,
+      ratePerSecond: config.reconcile.ratePerSecond,
+    }),
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

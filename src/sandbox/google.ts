@@ -555,6 +555,14 @@ export class GoogleSandbox {
           }
           return { deleteDeveloperMetadata: { deletedDeveloperMetadata: deleted } };
         }
+        case 'addSheet': {
+          const title = String(a.properties?.title ?? '').trim();
+          if (!title) throw new RequestError('addSheet needs properties.title');
+          if (copy.has(title)) throw new RequestError(`A sheet with the name "${title}" already exists. Please enter another name.`);
+          const tab: Tab = { sheetId: this.nextSheetId++, title, rows: [] };
+          copy.set(title, tab);
+          return { addSheet: { properties: { sheetId: tab.sheetId, title, index: copy.size - 1 } } };
+        }
         case 'setBasicFilter':
           tabById(a.filter?.range?.sheetId).filter = a.filter;
           return {};
