@@ -55,11 +55,13 @@ class Pacer {
   private next = 0;
   constructor(private readonly intervalMs: number) {}
 
+  /** Waits for this caller's slot, then throws if the attempt was cancelled meanwhile. */
   async turn(signal?: AbortSignal): Promise<void> {
     const now = Date.now();
     const at = Math.max(now, this.next);
     this.next = at + this.intervalMs;
-    if (at > now) await sleep(at - now, undefined, { signal });
+    if (at > now) await sleep(at - now);
+    signal?.throwIfAborted();
   }
 }
 

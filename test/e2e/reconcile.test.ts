@@ -2,9 +2,14 @@
 // starts (only what is certain), that a second run starts nothing, the summary tab, and the Schedule.
 import type { Client } from '@temporalio/client';
 import { ScheduleNotFoundError } from '@temporalio/client';
-import type { Finding, ReconcileSummary } from '../../src/domain/reconciliation';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createClients } from '../../src/activities';
+import { createReconcileActivities } from '../../src/activities/reconcile';
+import { buildPaymentModeTable } from '../../src/domain/payment-modes';
+import type { Candidate, Finding, ReconcileSummary } from '../../src/domain/reconciliation';
 import { ensureReconcileSchedule, reconcileNow, reconcileScheduleId } from '../../src/operations/reconcile';
-import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
+import { startE2E, type E2E } from '../helpers/e2e';
 import { eventually } from '../helpers/eventually';
 
 let rig: E2E;
@@ -188,5 +193,57 @@ describe('the Schedule', () => {
     expect(await ensureReconcileSchedule(rig.client, { ...settings, cron: undefined })).toBe('deleted');
     await expect(handle.describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
     expect(await ensureReconcileSchedule(rig.client, { ...settings, cron: undefined })).toBe('off');
+  });
+});
+
+describe('the inspection activity', () => {
+  function activities(ratePerSecond: number) {
+    const clients = createClients(rig.config);
+    return createReconcileActivities({
+      ...clients,
+      spreadsheetId: rig.sandboxes.spreadsheetId,
+      sheetName: 'Paiements',
+      summarySheetName: 'Rapprochement',
+      defaultDossier: 'DEMO',
+      timeZone: 'Europe/Paris',
+      paymentModes: buildPaymentModeTable(),
+      ratePerSecond,
+    });
+  }
+  const quiet = new DefaultLogger('ERROR');
+  const candidates = (n: number): Candidate[] => Array.from({ length: n }, () => ({ invoiceNumber: invoice(100), reason: 'asked' as const }));
+
+  test('paces its calls to RECONCILE_RATE per API, whatever its concurrency', async () => {
+    const list = candidates(8);
+    const since = Date.now();
+    const env = new MockActivityEnvironment({ taskQueue: rig.taskQueue }, { client: rig.client, logger: quiet });
+    const findings: Finding[] = await env.run(activities(5).inspectInvoices, { candidates: list, dryRun: true });
+    expect(findings.map((f) => f.invoiceNumber)).toEqual(list.map((c) => c.invoiceNumber));
+    const times = rig.sandboxes.tempo.server.requests.filter((r) => r.at >= since && r.path.endsWith('/FACTURE')).map((r) => r.at);
+    expect(times).toHaveLength(8);
+    // 5 per second: 8 calls span at least 7 intervals of 200 ms (a few ms of timer slack allowed).
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(7 * 200 - 20);
+  });
+
+  test('a retried attempt resumes after the invoices its last heartbeat reported', async () => {
+    const list = candidates(3);
+    const done: Finding = { invoiceNumber: list[0]!.invoiceNumber, kind: 'in-sync', action: 'none', detail: 'from the crashed attempt' };
+    const since = Date.now();
+    const env = new MockActivityEnvironment({ taskQueue: rig.taskQueue, heartbeatDetails: { findings: [done] } }, { client: rig.client, logger: quiet });
+    const findings: Finding[] = await env.run(activities(50).inspectInvoices, { candidates: list, dryRun: true });
+    expect(findings[0]).toEqual(done);
+    expect(findings.slice(1).map((f) => f.invoiceNumber)).toEqual([list[1]!.invoiceNumber, list[2]!.invoiceNumber]);
+    const asked = rig.sandboxes.tempo.server.requests.filter((r) => r.at >= since && r.path.endsWith('/FACTURE')).map((r) => new URLSearchParams(r.query).get('ID'));
+    expect(asked.sort()).toEqual([list[1]!.invoiceNumber, list[2]!.invoiceNumber].sort());
+  });
+
+  test('an API failure fails the attempt for Temporal to retry; a 404 from Tempo is a finding', async () => {
+    const [gone, ok] = candidates(2) as [Candidate, Candidate];
+    rig.sandboxes.tempo.server.injectFault({ path: '/API/Tempo/FACTURE', status: 503 });
+    const env = new MockActivityEnvironment({ taskQueue: rig.taskQueue }, { client: rig.client, logger: quiet });
+    await expect(env.run(activities(50).inspectInvoices, { candidates: [ok], dryRun: true })).rejects.toMatchObject({ type: 'ExternalApiUnavailable' });
+    const unknown = { invoiceNumber: String(nextInvoice++), reason: 'asked' as const };
+    const findings: Finding[] = await env.run(activities(50).inspectInvoices, { candidates: [gone, unknown], dryRun: true });
+    expect(findings.map((f) => f.kind)).toEqual(['in-sync', 'tempo-invoice-missing']);
   });
 });

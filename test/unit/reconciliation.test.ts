@@ -1,0 +1,101 @@
+// The reconciliation's rules and the backfill reader, without servers: the cases the e2e tests do not build.
+import { buildPaymentModeTable } from '../../src/domain/payment-modes';
+import { addFindings, emptySummary, judgeInvoice, MAX_REPORTED_FINDINGS, type InvoiceFacts, type KnownRun } from '../../src/domain/reconciliation';
+import { BackfillFileError, progressBar, readBackfillFile } from '../../src/operations/backfill';
+
+const hash = (s: string) => `h${s.length}`;
+const run = (over: Partial<KnownRun> & { amount?: number; date?: string } = {}): KnownRun => ({
+  workflowId: `payment-sync-DEMO-1-${over.date ?? 'x'}`,
+  status: 'COMPLETED',
+  startedAt: '2024-01-01T00:00:00.000Z',
+  input: { invoiceNumber: '1', paymentMode: 'cb', paymentDate: over.date ?? '2024-01-10', tempoStatus: 200, amount: over.amount ?? 100 },
+  armadoDate: `${over.date ?? '2024-01-10'}T00:00:00.000000`,
+  ...over,
+});
+const facts = (over: Partial<InvoiceFacts>): InvoiceFacts => ({
+  candidate: { invoiceNumber: '1', reason: 'partially-paid', ledger: { row: 2, invoiceNumber: '1', status: 'Partiellement payée', paymentMode: 'cb', paymentDate: '2024-01-10', amount: '100', billId: '', workflowId: 'w' } },
+  tempo: { found: true, fullyPaid: true, settledOn: '20240111', totalAmount: 100, paidAmount: 100 },
+  bills: [{ id: '7', paymentType: null, paymentDate: null }],
+  runs: [run()],
+  ledgerPaymentType: 3,
+  ...over,
+});
+
+describe('judgeInvoice', () => {
+  test('a running sync is left to finish, whatever else disagrees', () => {
+    expect(judgeInvoice(facts({ runs: [run({ status: 'RUNNING' })] }), hash).finding).toMatchObject({ kind: 'sync-running', action: 'none' });
+  });
+
+  test('settled in Tempo: starts the latest known payment only when the known payments cover the invoice', () => {
+    const twoPayments = facts({ runs: [run({ amount: 40, date: '2024-01-12', startedAt: '2024-01-12T00:00:00Z' }), run({ amount: 60, date: '2024-01-10' })] });
+    const verdict = judgeInvoice(twoPayments, hash);
+    expect(verdict.finding).toMatchObject({ kind: 'settled-in-tempo', action: 'sync-started' });
+    expect(verdict.start).toMatchObject({ paymentDate: '2024-01-12', amount: 40, tempoStatus: 200, paymentId: expect.stringMatching(/^reconciled-/) });
+
+    const amountUnknown = facts({ runs: [run({ input: { invoiceNumber: '1', paymentMode: 'cb', paymentDate: '2024-01-10', tempoStatus: 200 } })] });
+    const unsure = judgeInvoice(amountUnknown, hash);
+    expect(unsure.finding.action).toBe('operator');
+    expect(unsure.start).toBeUndefined();
+    expect(judgeInvoice(facts({ runs: [run({ amount: 60 })] }), hash)).toMatchObject({ finding: { action: 'operator', detail: expect.stringContaining('a payment of 40.00 €') } });
+  });
+
+  test('runs Tempo refused (status ≠ 200) are not payments: they neither count nor make the last run failed', () => {
+    const refused = run({ status: 'FAILED', failureType: 'TempoUpdateNotConfirmed', startedAt: '2024-02-01T00:00:00Z', input: { invoiceNumber: '1', paymentMode: 'cb', paymentDate: '2024-01-20', tempoStatus: 500, amount: 999 } });
+    expect(judgeInvoice(facts({ runs: [run(), refused] }), hash).finding).toMatchObject({ kind: 'settled-in-tempo', action: 'sync-started' });
+  });
+
+  test('paid in the ledger: Armado must carry that payment, to the minute', () => {
+    const paid = (bill: InvoiceFacts['bills'][number], billId = '') =>
+      judgeInvoice(facts({ candidate: { invoiceNumber: '1', reason: 'paid-without-bill', ledger: { row: 2, invoiceNumber: '1', status: 'Payée', paymentMode: 'cb', paymentDate: '2024-01-10 09:30', amount: '100', billId, workflowId: 'w' } }, bills: [bill] }), hash).finding;
+    expect(paid({ id: '7', paymentType: 3, paymentDate: '2024-01-10T09:30:00.000000' })).toMatchObject({ kind: 'bill-id-missing' });
+    expect(paid({ id: '7', paymentType: 3, paymentDate: '2024-01-10T09:30:00.000000' }, '7')).toMatchObject({ kind: 'in-sync' });
+    expect(paid({ id: '7', paymentType: 2, paymentDate: '2024-01-10T09:30:00.000000' })).toMatchObject({ kind: 'armado-disagrees', detail: expect.stringContaining('paymentType 2') });
+    expect(paid({ id: '7', paymentType: null, paymentDate: null })).toMatchObject({ kind: 'armado-disagrees', detail: expect.stringContaining('carries no payment') });
+  });
+
+  test('Tempo not settled while the ledger says Payée, or Armado shows a payment: reported', () => {
+    const notSettled = { found: true as const, fullyPaid: false, paidAmount: 100 };
+    const ledgerPaid = facts({ tempo: notSettled, candidate: { invoiceNumber: '1', reason: 'paid-without-bill', ledger: { row: 2, invoiceNumber: '1', status: 'Payée', paymentMode: 'cb', paymentDate: '2024-01-10', amount: '100', billId: '', workflowId: 'w' } } });
+    expect(judgeInvoice(ledgerPaid, hash).finding.kind).toBe('tempo-not-settled');
+    expect(judgeInvoice(facts({ tempo: notSettled, bills: [{ id: '7', paymentType: 3, paymentDate: '2024-01-10T00:00:00.000000' }] }), hash).finding.kind).toBe('armado-disagrees');
+  });
+
+  test('the summary counts every finding but lists a bounded number', () => {
+    const many = Array.from({ length: MAX_REPORTED_FINDINGS + 5 }, (_, i) => ({ invoiceNumber: String(i), kind: 'payment-missing' as const, action: 'operator' as const, detail: '' }));
+    const summary = addFindings(emptySummary('r', 'now', { dryRun: false }), [...many, { invoiceNumber: 'x', kind: 'in-sync', action: 'none', detail: '' }]);
+    expect(summary).toMatchObject({ checked: MAX_REPORTED_FINDINGS + 6, inSync: 1, drift: { 'payment-missing': MAX_REPORTED_FINDINGS + 5 }, findingsOmitted: 5 });
+    expect(summary.findings).toHaveLength(MAX_REPORTED_FINDINGS);
+  });
+});
+
+describe('backfill file', () => {
+  const options = { defaultDossier: 'DEMO', paymentModes: buildPaymentModeTable() };
+
+  test('CSV with a BOM, ";" and decimal commas, as a French spreadsheet exports it; tempoStatus defaults to 200', () => {
+    const lines = readBackfillFile('x.csv', '\uFEFFFacture;Mode;Date;Montant;Payment_ID\r\n20664;Virement;2024-01-15;795,60;T-1\r\n', options);
+    expect(lines).toEqual([{ line: 2, input: { invoiceNumber: '20664', paymentMode: 'Virement', paymentDate: '2024-01-15', amount: 795.6, paymentId: 'T-1', tempoStatus: 200 }, workflowId: 'payment-sync-DEMO-20664-T-1', duplicateOf: undefined }]);
+  });
+
+  test('quoted CSV fields keep their commas; line numbers count physical lines', () => {
+    const lines = readBackfillFile('x.csv', 'invoice,mode,date,amount\n"1","cb","2024-01-15","12.5"\n\n2,"cb, carte",2024-01-15,3\n', options);
+    expect(lines.map((l) => l.line)).toEqual([2, 4]);
+    expect(lines[1]?.problems?.[0]).toMatchObject({ field: 'paymentMode' });
+  });
+
+  test('JSON lines: a broken line is reported by number, the others read', () => {
+    const lines = readBackfillFile('x.jsonl', '{"invoiceNumber":"1","paymentMode":"cb","paymentDate":"2024-01-15"}\n{oops\n[1]\n', options);
+    expect(lines.map((l) => [l.line, l.problems?.[0]?.message])).toEqual([
+      [1, undefined],
+      [2, 'is not valid JSON'],
+      [3, 'must be a JSON object'],
+    ]);
+  });
+
+  test('an empty file is refused', () => {
+    expect(() => readBackfillFile('x.csv', 'invoice,mode,date\n', options)).toThrow(BackfillFileError);
+  });
+
+  test('progress bar: done/total, rate, ETA', () => {
+    expect(progressBar({ done: 5, total: 20, ratePerSecond: 2.5, etaSeconds: 66 }, 8)).toBe('[##------]  5/20  2.5/s  ETA 1m06s');
+  });
+});
