@@ -18,7 +18,7 @@ import { ConfigError, loadCallerConfig, loadConfig, loadDotEnv, loadPaymentModeM
 import { BUILT_IN_PAYMENT_MODES, buildPaymentModeTable, normalizePaymentMode } from './domain/payment-modes';
 import { runDoctor } from './operations/doctor';
 import { readFileSync } from 'node:fs';
-import { BackfillFileError, progressBar, readBackfillFile, runBackfill, type BackfillReport } from './operations/backfill';
+import { BackfillFileError, backfillTable, progressBar, readBackfillFile, runBackfill } from './operations/backfill';
 import { reconcileNow, reconcileReport } from './operations/reconcile';
 import { batchReset, batchResetQuery, DEFAULT_RESET_QUERY, type BatchResetEntry } from './operations/reset';
 import { DEV_SERVER_PORT } from './scripts/ports';
@@ -286,18 +286,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
-}
-
-function backfillTable(report: BackfillReport): string[] {
-  const rows: [string, number][] = [
-    ['started', report.started],
-    ['already done', report.alreadyDone],
-    ['invalid', report.invalid],
-    ['failed to start', report.failedToStart],
-    ['total lines', report.total],
-  ];
-  const problems = report.lines.filter((l) => l.outcome === 'failed-to-start').map((l) => `line ${l.line}: failed to start: ${l.why ?? ''}`);
-  return [...rows.map(([label, n]) => `${label.padEnd(16)} ${String(n).padStart(6)}`), ...problems];
 }
 
 async function showResult(client: Client, workflowId: string, io: CliIo, json: boolean): Promise<number> {

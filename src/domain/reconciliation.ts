@@ -146,17 +146,23 @@ export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string
     );
   }
 
+  if (!ledger && payments.length === 0 && candidate.reason !== 'asked') {
+    const refused = latestRun?.failureType ? ` (${latestRun.failureType})` : '';
+    return say('in-sync', 'none', `its failed runs were refused before any write${refused}: no payment to sync`, latestRun?.workflowId);
+  }
   if (!tempo.found) return say('tempo-invoice-missing', 'operator', 'Tempo has no such invoice in this dossier (FACTURE answered 404); check the ledger row');
 
   const exact = facts.bills;
-  const knownSum = payments.every((p) => p.input?.amount !== undefined) ? payments.reduce((sum, p) => sum + cents(p.input?.amount ?? 0), 0) : undefined;
+  // Unknown when a payment has no amount, or when no run is left to read (past the namespace's retention, the
+  // ledger row alone does not tell the earlier partial payments).
+  const knownSum = payments.length > 0 && payments.every((p) => p.input?.amount !== undefined) ? payments.reduce((sum, p) => sum + cents(p.input?.amount ?? 0), 0) : undefined;
   const invoiceTotal = tempo.totalAmount ?? tempo.paidAmount;
   const ledgerPaid = ledger?.status === 'Payée';
 
   if (tempo.fullyPaid && !ledgerPaid) {
     const latest = payments.at(-1);
     const settledOn = tempo.settledOn ? `${tempo.settledOn.slice(0, 4)}-${tempo.settledOn.slice(4, 6)}-${tempo.settledOn.slice(6, 8)}` : 'an unknown date';
-    const known = knownSum === undefined ? 'payments without an amount' : `${euros(knownSum / 100)} in ${payments.length} payment(s)`;
+    const known = payments.length === 0 ? 'no run of it (past Temporal\'s retention?)' : knownSum === undefined ? 'payments without an amount' : `${euros(knownSum / 100)} in ${payments.length} payment(s)`;
     // Certain only when the payments the service ran add up to the whole invoice: then the latest of them
     // settled it (Tempo was marked paid after its run read FACTURE), and its mode and date are known.
     if (latest?.input && knownSum !== undefined && invoiceTotal !== undefined && knownSum === cents(invoiceTotal)) {

@@ -200,3 +200,16 @@ export function progressBar(p: BackfillProgress, width = 24): string {
   const etaText = eta >= 60 ? `${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s` : `${eta}s`;
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(p.done).padStart(String(p.total).length)}/${p.total}  ${p.ratePerSecond.toFixed(1)}/s  ETA ${etaText}`;
 }
+
+/** The final table an operator reads: counts, then each line that failed to start. */
+export function backfillTable(report: BackfillReport): string[] {
+  const rows: [string, number][] = [
+    ['started', report.started],
+    ['already done', report.alreadyDone],
+    ['invalid', report.invalid],
+    ['failed to start', report.failedToStart],
+    ['total lines', report.total],
+  ];
+  const problems = report.lines.filter((l) => l.outcome === 'failed-to-start').map((l) => `line ${l.line}: failed to start: ${l.why ?? ''}`);
+  return [...rows.map(([label, n]) => `${label.padEnd(16)} ${String(n).padStart(6)}`), ...problems];
+}

@@ -1,6 +1,6 @@
 // `npm run demo`: dev server, worker and sandbox APIs in one process, then the sample payments of the README.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -9,6 +9,8 @@ import { loadConfig } from '../config';
 import { startPaymentSync } from '../client/payment-sync-client';
 import { buildPaymentModeTable } from '../domain/payment-modes';
 import type { PaymentSyncInput } from '../domain/payment-input';
+import { backfillTable, progressBar, readBackfillFile, runBackfill } from '../operations/backfill';
+import { reconcileNow, reconcileReport } from '../operations/reconcile';
 import { startSandboxes, type Sandboxes } from '../sandbox';
 import { PROJECT_ROOT } from '../temporal/binaries';
 import { startDevServer } from '../temporal/dev-server';
@@ -46,7 +48,7 @@ async function main(): Promise<void> {
   const worker = await createPaymentWorker({ config, connection });
   const running = worker.run();
   const client = new Client({ connection: server.connection });
-  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const say = (...lines: string[]) => lines.forEach((line) => process.stdout.write(`${line}\n`));
   say(`Temporal Web UI: http://localhost:${DEV_UI_PORT}   (Ctrl-C stops everything)`);
 
   const { tempo, armado, google } = sandboxes;
@@ -129,6 +131,50 @@ async function main(): Promise<void> {
   }
   say(`Ledger "${config.sheets.sheetName}" in the sandbox spreadsheet:`);
   for (const row of google.rows(sandboxes.spreadsheetId)) say(`  ${row.join(' | ')}`);
+
+  // Triggers that never came: what the nightly reconciliation finds and does.
+  // 20670: its only payment was triggered while Tempo still read it as partial; an accountant settled it by hand.
+  tempo.addInvoice('20670', 300);
+  armado.addBill('20670');
+  const partial = await recordTempoPayment(sandboxes, { IdFacture: '20670', MontantReglementPartiel: '300.00' });
+  await (await start({ invoiceNumber: '20670', paymentMode: 'virement', paymentDate: '2024-03-04T15:30:00+01:00', tempoStatus: partial, amount: 300 }, 'g')).handle.result();
+  await recordTempoPayment(sandboxes, { IdFacture: '20670', RegleeTotale: 'OUI', DateReglementTotal: '20240305' });
+  // 20671: a first payment was triggered, the second one (which settled it) never was: its mode is unknown.
+  tempo.addInvoice('20671', 500);
+  armado.addBill('20671');
+  const first = await recordTempoPayment(sandboxes, { IdFacture: '20671', MontantReglementPartiel: '200.00' });
+  await (await start({ invoiceNumber: '20671', paymentMode: 'cb', paymentDate: '2024-03-01', tempoStatus: first, amount: 200 }, 'h')).handle.result();
+  await recordTempoPayment(sandboxes, { IdFacture: '20671', MontantReglementPartielTotal: '500.00', RegleeTotale: 'OUI', DateReglementTotal: '20240306' });
+  // Visibility catches up with the runs that just closed before the reconciliation lists them.
+  await new Promise((r) => setTimeout(r, 1_500));
+  say('', 'Reconciliation (what the nightly Schedule runs; `tempo-armado-sync reconcile` runs it now):');
+  const summary = await reconcileNow(client, { taskQueue: config.temporal.taskQueue, dryRun: false });
+  for (const line of reconcileReport(summary)) say(`  ${line}`);
+  for (const s of summary.started) await client.workflow.getHandle(s.workflowId).result();
+  say(`Tab "${config.reconcile.sheetName}":`);
+  for (const row of google.rows(sandboxes.spreadsheetId, config.reconcile.sheetName)) say(`  ${row.join(' | ')}`);
+
+  // Payments that predate the service: a backfill file with a duplicate and a bad line.
+  tempo.addInvoice('20672', 90);
+  tempo.invoice('20672')!.RegleeTotale = 'OUI';
+  armado.addBill('20672');
+  tempo.addInvoice('20673', 45);
+  const backfillFile = join(stateDir, 'demo-backfill.csv');
+  writeFileSync(
+    backfillFile,
+    ['invoice;mode;date;amount;payment id', `20672;virement;2023-12-20;90;${tag}-k1`, `20673;chèque;2023-12-21;20;${tag}-k2`, `20672;virement;2023-12-20;90;${tag}-k1`, `20674;troc;2023-12-22;10;${tag}-k3`].join('\n'),
+  );
+  say('', `Backfill of ${backfillFile} (tempo-armado-sync backfill FILE):`);
+  const lines = readBackfillFile(backfillFile, readFileSync(backfillFile, 'utf8'), { defaultDossier: config.tempo.dossier, paymentModes: buildPaymentModeTable(config.paymentModes) });
+  for (const l of lines.filter((x) => x.problems)) say(`  line ${l.line}: ${(l.problems ?? []).map((p) => `${p.field}: ${p.message}`).join('; ')}`);
+  const report = await runBackfill(client, lines, {
+    taskQueue: config.temporal.taskQueue,
+    defaultDossier: config.tempo.dossier,
+    paymentModes: buildPaymentModeTable(config.paymentModes),
+    ratePerSecond: 5,
+    onProgress: (p) => p.done === p.total && say(`  ${progressBar(p)}`),
+  });
+  for (const line of backfillTable(report)) say(`  ${line}`);
   say(`Find them in the UI: http://localhost:${DEV_UI_PORT}/namespaces/default/workflows   (Ctrl-C to stop)`);
 
   try {

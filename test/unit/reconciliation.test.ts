@@ -99,3 +99,17 @@ describe('backfill file', () => {
     expect(progressBar({ done: 5, total: 20, ratePerSecond: 2.5, etaSeconds: 66 }, 8)).toBe('[##------]  5/20  2.5/s  ETA 1m06s');
   });
 });
+
+test('an invoice known only by a run Tempo refused is not drift', () => {
+  const refused = run({ status: 'FAILED', failureType: 'TempoUpdateNotConfirmed', input: { invoiceNumber: '1', paymentMode: 'cb', paymentDate: '2024-01-20', tempoStatus: 404 } });
+  const verdict = judgeInvoice(facts({ candidate: { invoiceNumber: '1', reason: 'last-run-failed' }, tempo: { found: false }, runs: [refused] }), hash);
+  expect(verdict.finding).toMatchObject({ kind: 'in-sync', action: 'none', detail: expect.stringContaining('TempoUpdateNotConfirmed') });
+});
+
+test('with no run left to read (retention), amounts are not compared: nothing is reported missing or started', () => {
+  const noRuns = facts({ runs: [], tempo: { found: true, fullyPaid: false, paidAmount: 50 } });
+  expect(judgeInvoice(noRuns, hash).finding.kind).toBe('in-sync');
+  const settledNoRuns = judgeInvoice(facts({ runs: [] }), hash);
+  expect(settledNoRuns.finding).toMatchObject({ kind: 'settled-in-tempo', action: 'operator', detail: expect.stringContaining('retention') });
+  expect(settledNoRuns.start).toBeUndefined();
+});
