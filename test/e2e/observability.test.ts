@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { request } from 'undici';
 import { startPaymentSync } from '../../src/client/payment-sync-client';
+import type { ReconcileSummary } from '../../src/domain/reconciliation';
+import { reconcileNow, reconcileScheduleId } from '../../src/operations/reconcile';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { freePort } from '../../src/temporal/dev-server';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
@@ -57,6 +59,9 @@ function parseMetrics(text: string): (name: string, labels?: Record<string, stri
 describe('a worker process', () => {
   let worker: MeteredWorker;
   let metricsText = '';
+  let metricsAfterReconcile = '';
+  let reconciliation: ReconcileSummary;
+  let calls = { armado200: 0, sheets: 0 };
   beforeAll(async () => {
     worker = await startWorker();
     // Synced ×2, partially paid ×1, ambiguous ×1, Armado key refused ×1, a bill found only after two searches.
@@ -87,6 +92,18 @@ describe('a worker process', () => {
       metricsText = await res.body.text();
       return parseMetrics(metricsText)('tempo_armado_sync_payments', { outcome: 'failed', failure_type: 'ArmadoAuthFailed' }) === 1;
     });
+
+    calls = {
+      armado200: rig.sandboxes.armado.server.count('GET', '/v1/bill') + rig.sandboxes.armado.server.count('PUT', '/v1/bill') - 1,
+      sheets: rig.sandboxes.google.server.count('GET', '/v4/') + rig.sandboxes.google.server.count('POST', '/v4/'),
+    };
+    // Then a reconciliation on this worker (after the scrape above, whose API counts it would change).
+    reconciliation = await reconcileNow(rig.client, { taskQueue: rig.taskQueue, dryRun: false });
+    await until(async () => {
+      const res = await request(`http://127.0.0.1:${worker.metricsPort}/metrics`);
+      metricsAfterReconcile = await res.body.text();
+      return parseMetrics(metricsAfterReconcile)('tempo_armado_sync_reconcile_drift') > 0;
+    });
   });
 
   afterAll(async () => {
@@ -112,11 +129,21 @@ describe('a worker process', () => {
     // Latency per system: one histogram sample per HTTP call.
     expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'tempo', status: '200' })).toBe(6);
     expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'armado', status: '401' })).toBe(1);
-    expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'armado', status: '200' })).toBe(rig.sandboxes.armado.server.count('GET', '/v1/bill') + rig.sandboxes.armado.server.count('PUT', '/v1/bill') - 1);
-    expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'sheets' })).toBe(
-      rig.sandboxes.google.server.count('GET', '/v4/') + rig.sandboxes.google.server.count('POST', '/v4/'),
-    );
+    expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'armado', status: '200' })).toBe(calls.armado200);
+    expect(metric('tempo_armado_sync_api_request_duration_count', { system: 'sheets' })).toBe(calls.sheets);
     expect(metric('tempo_armado_sync_api_request_duration_bucket', { system: 'tempo', le: '+Inf' })).toBe(6);
+  });
+
+  test('the worker set up the nightly Schedule at start, and a reconciliation counts its drift by kind in /metrics', async () => {
+    const schedule = await rig.client.schedule.getHandle(reconcileScheduleId(rig.taskQueue)).describe();
+    expect(schedule.action).toMatchObject({ workflowType: 'reconcilePaymentsWorkflow', taskQueue: rig.taskQueue, memo: { cron: '0 3 * * *', timeZone: 'Europe/Paris' } });
+    const entries = worker.output().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.find((e) => e.msg === 'reconciliation schedule')).toMatchObject({ change: 'created', cron: '0 3 * * *' });
+    // The ambiguous bill and the refused key: their last runs failed.
+    expect(reconciliation.drift).toEqual({ 'last-run-failed': 2 });
+    const metric = parseMetrics(metricsAfterReconcile);
+    expect(metric('tempo_armado_sync_reconcile_drift', { kind: 'last-run-failed' })).toBe(2);
+    expect(metric('tempo_armado_sync_reconcile_syncs_started')).toBe(0);
   });
 
   test('every log line is one JSON object; activity lines carry workflowId, runId, invoice, activity, attempt', () => {
