@@ -186,6 +186,13 @@ async function main(): Promise<void> {
   const mainConfig = configs['payment-sync'] as Config;
   mkdirSync(HISTORIES_DIR, { recursive: true });
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  // `--only=NAME`: record that history alone, leaving the other files as they are.
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  const write = (name: string, history: Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>) => {
+    if (only && only !== name) return;
+    writeFileSync(join(HISTORIES_DIR, `${name}.json`), `${historyToJSON(history)}\n`);
+    say(`  ✓ ${name}: ${history.events?.length ?? 0} events`);
+  };
   let failed = 0;
 
   try {
@@ -215,13 +222,16 @@ async function main(): Promise<void> {
         continue;
       }
       const history = await client.workflow.getHandle(workflowId).fetchHistory();
-      writeFileSync(join(HISTORIES_DIR, `${scenario.name}.json`), `${historyToJSON(history)}\n`);
-      say(`  ✓ ${scenario.name}: ${history.events?.length ?? 0} events`);
+      write(scenario.name, history);
     }
     // The ledger writer served every run above; its (still running) history replays too.
-    const ledger = await client.workflow.getHandle(ledgerWriterId(sandboxes.spreadsheetId, mainConfig.sheets.sheetName, 'payment-sync')).fetchHistory();
-    writeFileSync(join(HISTORIES_DIR, 'ledger-writer.json'), `${historyToJSON(ledger)}\n`);
-    say(`  ✓ ledger-writer: ${ledger.events?.length ?? 0} events`);
+    write('ledger-writer', await client.workflow.getHandle(ledgerWriterId(sandboxes.spreadsheetId, mainConfig.sheets.sheetName, 'payment-sync')).fetchHistory());
+    // A reconciliation over what the branches left: a partially paid row settled since, failed runs.
+    sandboxes.tempo.invoice('30002')!.RegleeTotale = 'OUI';
+    await new Promise((r) => setTimeout(r, 1_500)); // visibility catches up with the closed runs
+    const reconciliation = await client.workflow.start('reconcilePaymentsWorkflow', { workflowId: 'recorded-reconcile', taskQueue: 'payment-sync', args: [{}] });
+    await reconciliation.result();
+    write('reconcile', await reconciliation.fetchHistory());
   } finally {
     for (const w of workers) w.shutdown();
     await Promise.all(running);
