@@ -50,7 +50,7 @@ Configuration: TEMPORAL_ADDRESS (default 127.0.0.1:${DEV_SERVER_PORT}), TEMPORAL
 TEMPO_DOSSIER, PAYMENT_MODE_MAP; doctor reads everything the worker reads. TLS to Temporal: Temporal's client
 configuration (TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH,
 TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY, or a temporal.toml profile: TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE).
-See README.md.`;
+See README.md and docs/api.md.`;
 
 export interface CliIo {
   out(line: string): void;

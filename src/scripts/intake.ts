@@ -7,7 +7,7 @@ import { loadOrExit } from './load-or-exit';
 import { connectClient, temporalConnectionSettings } from '../temporal/connection';
 
 async function main(): Promise<void> {
-  const config = loadOrExit(() => loadIntakeConfig(), 'see README.md "Over HTTP: the intake"');
+  const config = loadOrExit(() => loadIntakeConfig(), 'see docs/api.md "Over HTTP: the intake"');
   const settings = temporalConnectionSettings(config.temporal);
   const address = `${settings.address}, ${settings.security}`;
   const connection = await connectClient(settings);

@@ -99,7 +99,7 @@ export async function legacyPaymentSyncWorkflow(rawInput: PaymentSyncInput): Pro
     retryArmadoNow = true;
   });
 
-  // Runs recorded before the memo existed replay without it; see "Changing workflow code" in README.
+  // Runs recorded before the memo existed replay without it; see docs/changing-workflows.md.
   const withMemo = patched('run-memo');
   const facts: PaymentFacts = {
     invoiceNumber,
