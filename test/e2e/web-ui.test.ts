@@ -2,29 +2,23 @@
 // InvoiceNumber, open the failed run, read its five activities, its failure message and memo, fix the
 // cause, reset the run from the UI and see it complete.
 // Screenshots land in test-artifacts/web-ui/ (git-ignored).
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { STEPS } from '../../src/domain/payment-sync';
+import { launchChromium } from '../helpers/browser';
 import { startE2E, type E2E } from '../helpers/e2e';
 
 const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'web-ui');
-// Debian's chromium (installed by .ci/run); CHROMIUM_PATH points elsewhere.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let rig: E2E;
 let browser: Browser;
 let page: Page;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (see .ci/run) or set CHROMIUM_PATH`);
   mkdirSync(ARTIFACTS, { recursive: true });
   rig = await startE2E();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // Closed network here: without these, Chromium keeps calling Google's hosts and logging refusals.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
 });
 afterAll(async () => {

@@ -1,7 +1,7 @@
 // An end-to-end rig: the shared dev server, fresh sandboxes, the real worker on a task queue of its own.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../src/config';
 import { startPaymentSync, type StartedPaymentSync } from '../../src/client/payment-sync-client';
 import { buildPaymentModeTable } from '../../src/domain/payment-modes';
@@ -11,7 +11,8 @@ import { createPaymentWorker } from '../../src/worker';
 
 export function installQuietRuntime(): void {
   try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    // Core's own lines too: the time-skipping server lacks a capability, and core warns of it on every worker start.
+    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }), forward: {} } } });
   } catch {
     // already installed in this worker process
   }
