@@ -14,7 +14,11 @@ export default tseslint.config(
     },
   },
   // The launcher runs before anything is compiled: plain CommonJS.
-  { files: ['scripts/**/*.js'], languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly' } }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  {
+    files: ['scripts/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   {
     files: ['src/workflows/**/*.ts', 'src/domain/**/*.ts'],
     rules: {

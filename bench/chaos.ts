@@ -108,11 +108,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (!split.has(id)) sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
     sandboxes.armado.addBill(id);
   }
-  for (const s of [sandboxes.tempo, sandboxes.armado, sandboxes.google]) s.server.chaos = { failRate: options.failRate, loseReplyRate: options.loseReplyRate, minLostReplies: 1, random };
+  for (const s of [sandboxes.tempo, sandboxes.armado, sandboxes.google])
+    s.server.chaos = { failRate: options.failRate, loseReplyRate: options.loseReplyRate, minLostReplies: 1, random };
   const apiRequests = () => sandboxes.tempo.server.arrivals.length + sandboxes.armado.server.arrivals.length + sandboxes.google.server.arrivals.length;
 
   const start = (invoiceNumber: string, paymentId: string, paymentMode: string, paymentDate: string, amount: number) =>
-    startPaymentSync(client, { invoiceNumber, paymentId, paymentMode, paymentDate, amount, tempoStatus: 200 }, { taskQueue, defaultDossier: sandboxes.env.TEMPO_DOSSIER as string });
+    startPaymentSync(
+      client,
+      { invoiceNumber, paymentId, paymentMode, paymentDate, amount, tempoStatus: 200 },
+      { taskQueue, defaultDossier: sandboxes.env.TEMPO_DOSSIER as string },
+    );
   /** Results awaited through restarts of the server (a long poll is cut) and of the worker. */
   const settle = async (runs: Pick<StartedPaymentSync, 'workflowId' | 'runId'>[]) => {
     const results: (PaymentSyncResult | undefined)[] = [];
@@ -166,7 +171,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
   };
   // First the single payments and the partial ones; then, once Tempo records the rest, the settling payments.
-  const first = await startAll(() => ids.map((id) => (split.has(id) ? start(id, 'p1', 'cheque', '2024-01-10', 40) : start(id, 'p1', 'virement', '2024-01-15T10:30:00+01:00', 100))));
+  const first = await startAll(() =>
+    ids.map((id) => (split.has(id) ? start(id, 'p1', 'cheque', '2024-01-10', 40) : start(id, 'p1', 'virement', '2024-01-15T10:30:00+01:00', 100))),
+  );
   log(`${first.length} payments started`);
   await settle(first);
   for (const id of split) sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
@@ -175,7 +182,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   // An operator resets the partial payments' runs now, after the settling ones marked the bills: they run
   // late, read "fully paid", and must leave the later payment in place.
   const resets = await Promise.all(
-    first.filter((_, i) => split.has(ids[i] as string)).map(async (r) => ({ ...r, runId: await retrying(() => resetRun(client, { workflowId: r.workflowId, runId: r.runId, reason: 'chaos: late older payment' })) })),
+    first
+      .filter((_, i) => split.has(ids[i] as string))
+      .map(async (r) => ({ ...r, runId: await retrying(() => resetRun(client, { workflowId: r.workflowId, runId: r.runId, reason: 'chaos: late older payment' })) })),
   );
   for (const [i, result] of (await settle(resets)).entries()) {
     if (result && (result.armado.status !== 'kept-later-payment' || result.sheet.status !== 'kept-later-payment')) {
@@ -225,7 +234,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 if (require.main === module) {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const n = Number(process.env.CHAOS_N ?? 500);
-  runChaos({ invoices: n, splitShare: 0.2, failRate: 0.1, loseReplyRate: 0.05, workerKills: Number(process.env.CHAOS_KILLS ?? 8), seed: Number(process.env.CHAOS_SEED ?? 1), log: (l) => process.stderr.write(`${l}\n`) })
+  runChaos({
+    invoices: n,
+    splitShare: 0.2,
+    failRate: 0.1,
+    loseReplyRate: 0.05,
+    workerKills: Number(process.env.CHAOS_KILLS ?? 8),
+    seed: Number(process.env.CHAOS_SEED ?? 1),
+    log: (l) => process.stderr.write(`${l}\n`),
+  })
     .then((r) => {
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       process.exit(r.problems.length === 0 ? 0 : 1);

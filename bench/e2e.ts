@@ -95,7 +95,11 @@ async function onTemporal(target: string, address: string, workers: number, extr
     Array.from({ length: 50 }, async () => {
       while (next < N) {
         const id = invoices[next++] as string;
-        await startPaymentSync(client, { invoiceNumber: id, paymentMode: 'virement', paymentDate: '2024-01-15T10:30:00+01:00', tempoStatus: 200, amount: 100, paymentId: `bench-${target.split(' ')[0]}` }, options);
+        await startPaymentSync(
+          client,
+          { invoiceNumber: id, paymentMode: 'virement', paymentDate: '2024-01-15T10:30:00+01:00', tempoStatus: 200, amount: 100, paymentId: `bench-${target.split(' ')[0]}` },
+          options,
+        );
       }
     }),
   );

@@ -27,7 +27,14 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => intake.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(intake.address() as AddressInfo).port}`;
   let n = 0;
-  const payment = () => ({ invoiceNumber: String(100000 + (n % 50000)), paymentMode: 'virement', paymentDate: '2024-01-15', tempoStatus: 200, amount: 10, paymentId: `bench-${n++}` });
+  const payment = () => ({
+    invoiceNumber: String(100000 + (n % 50000)),
+    paymentMode: 'virement',
+    paymentDate: '2024-01-15',
+    tempoStatus: 200,
+    amount: 10,
+    paymentId: `bench-${n++}`,
+  });
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(`intake benchmark: ${DURATION_S}s per phase, ${CONNECTIONS} concurrent connections, Temporal dev server (in-memory SQLite) on this machine, no worker (runs only queue)`);
 
@@ -67,7 +74,9 @@ async function main(): Promise<void> {
   say('');
   say(`                              req/s     p50 ms    p99 ms    requests`);
   say(`client.workflow.start        ${direct.rps.toFixed(0).padStart(6)}    ${direct.p50.toFixed(1).padStart(6)}    ${direct.p99.toFixed(1).padStart(6)}    ${latencies.length}`);
-  say(`POST /v1/payments → 202      ${result.requests.average.toFixed(0).padStart(6)}    ${result.latency.p50.toFixed(1).padStart(6)}    ${result.latency.p99.toFixed(1).padStart(6)}    ${result.requests.total} (${accepted} × 202, ${other} other, ${result.errors} errors)`);
+  say(
+    `POST /v1/payments → 202      ${result.requests.average.toFixed(0).padStart(6)}    ${result.latency.p50.toFixed(1).padStart(6)}    ${result.latency.p99.toFixed(1).padStart(6)}    ${result.requests.total} (${accepted} × 202, ${other} other, ${result.errors} errors)`,
+  );
   say('');
   say(`intake overhead at p50: ${(result.latency.p50 - direct.p50).toFixed(1)} ms; throughput ${((result.requests.average / direct.rps) * 100).toFixed(0)}% of direct starts`);
 

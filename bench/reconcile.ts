@@ -39,7 +39,16 @@ async function main(): Promise<void> {
         if (paid || kind === 8) Object.assign(invoice, { RegleeTotale: 'OUI', DateReglementTotal: '20240115', MontantReglementPartielTotal: '100.00' });
         if (kind === 7) invoice.MontantReglementPartielTotal = '50.00';
         if (paid) Object.assign(bill, { paymentType: 2, paymentDate: '2024-01-15T00:00:00.000000' });
-        rows.push([id, paid ? 'Payée' : 'Partiellement payée', 'virement', '2024-01-15', paid ? 100 : 50, kind <= 6 ? String(bill.id) : '', '2024-01-15T09:00:00Z', `payment-sync-DEMO-${id}-old`]);
+        rows.push([
+          id,
+          paid ? 'Payée' : 'Partiellement payée',
+          'virement',
+          '2024-01-15',
+          paid ? 100 : 50,
+          kind <= 6 ? String(bill.id) : '',
+          '2024-01-15T09:00:00Z',
+          `payment-sync-DEMO-${id}-old`,
+        ]);
       }
       await new SheetsClient(config.sheets).batchUpdate(sandboxes.spreadsheetId, [{ range: `'Paiements'!A1:H${rows.length}`, values: rows }]);
 
@@ -55,7 +64,10 @@ async function main(): Promise<void> {
       const wallS = (Date.now() - began) / 1000;
       const expected = { checked: (ROWS * 3) / 10, inSync: ROWS / 10, settled: ROWS / 10, billId: ROWS / 10 };
       const exact =
-        summary.checked === expected.checked && summary.inSync === expected.inSync && summary.drift['settled-in-tempo'] === expected.settled && summary.drift['bill-id-missing'] === expected.billId
+        summary.checked === expected.checked &&
+        summary.inSync === expected.inSync &&
+        summary.drift['settled-in-tempo'] === expected.settled &&
+        summary.drift['bill-id-missing'] === expected.billId
           ? 'exact'
           : `WRONG ${JSON.stringify({ checked: summary.checked, inSync: summary.inSync, drift: summary.drift })}`;
       figures.push(

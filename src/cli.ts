@@ -93,7 +93,9 @@ function numeric(value: string | undefined): number | string | undefined {
 async function withClient<T>(temporal: Config['temporal'], env: NodeJS.ProcessEnv, fn: (client: Client) => Promise<T>): Promise<T> {
   const settings = temporalConnectionSettings(temporal, env);
   const connection = await connectClient(settings, { connectTimeout: 5_000 }).catch((err: unknown) => {
-    throw new Error(`cannot reach Temporal at ${settings.address} (${settings.security}; ${err instanceof Error ? err.message : String(err)}): start it (npm start) or set TEMPORAL_ADDRESS`);
+    throw new Error(
+      `cannot reach Temporal at ${settings.address} (${settings.security}; ${err instanceof Error ? err.message : String(err)}): start it (npm start) or set TEMPORAL_ADDRESS`,
+    );
   });
   try {
     return await fn(new Client({ connection, namespace: settings.namespace }));
@@ -136,7 +138,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     case 'modes': {
       const table = [...buildPaymentModeTable(loadPaymentModeMap(io.env))].sort(([a, x], [b, y]) => x - y || a.localeCompare(b));
       const builtIn = new Set(Object.keys(BUILT_IN_PAYMENT_MODES).map(normalizePaymentMode));
-      print(Object.fromEntries(table), table.map(([mode, type]) => `${mode.padEnd(14)} ${type}${builtIn.has(mode) ? '' : '   (PAYMENT_MODE_MAP)'}`));
+      print(
+        Object.fromEntries(table),
+        table.map(([mode, type]) => `${mode.padEnd(14)} ${type}${builtIn.has(mode) ? '' : '   (PAYMENT_MODE_MAP)'}`),
+      );
       return 0;
     }
 
@@ -197,7 +202,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           return 1;
         }
         for (const workflowId of ids) await retryArmadoNow(client, workflowId);
-        print({ signalled: ids }, ids.map((w) => `retryArmadoNow sent to ${w}`));
+        print(
+          { signalled: ids },
+          ids.map((w) => `retryArmadoNow sent to ${w}`),
+        );
         return 0;
       });
     }
@@ -212,7 +220,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return 1;
       }
       const checks = await runDoctor(config, { env: io.env, probeInvoice: values.invoice });
-      print(checks, checks.map((c) => `${c.ok ? 'OK  ' : 'FAIL'} ${c.name.padEnd(9)} ${c.message}`));
+      print(
+        checks,
+        checks.map((c) => `${c.ok ? 'OK  ' : 'FAIL'} ${c.name.padEnd(9)} ${c.message}`),
+      );
       return checks.every((c) => c.ok) ? 0 : 1;
     }
 
@@ -228,7 +239,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           const what = e.action === 'reset' ? `reset → new run ${e.newRunId}` : e.action === 'would-reset' ? 'would reset' : `${e.action}: ${e.why ?? ''}`;
           io.out(json ? JSON.stringify(e) : `${e.invoiceNumber ?? '?'}\t${e.workflowId}\t${e.failureType ?? '-'}\t${what}`);
         }
-        io.err(`${entries.length} run(s) matched: ${dryRun ? `${count('would-reset')} would be reset` : `${count('reset')} reset`}, ${count('skipped')} skipped, ${count('error')} error(s)`);
+        io.err(
+          `${entries.length} run(s) matched: ${dryRun ? `${count('would-reset')} would be reset` : `${count('reset')} reset`}, ${count('skipped')} skipped, ${count('error')} error(s)`,
+        );
         return count('error') > 0 ? 1 : 0;
       });
     }

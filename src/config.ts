@@ -52,11 +52,7 @@ const duration = (fallback: string) =>
     });
 
 const seconds = (fallback: number, max: number) =>
-  z.coerce
-    .number()
-    .positive('must be a positive number of seconds')
-    .max(max, `must be at most ${max} seconds (activities time out after that)`)
-    .default(fallback);
+  z.coerce.number().positive('must be a positive number of seconds').max(max, `must be at most ${max} seconds (activities time out after that)`).default(fallback);
 
 const secret = z.string().min(1, 'must not be empty');
 
@@ -89,68 +85,69 @@ export const MAX_BILL_SEARCHES = 1_000;
 export const DEFAULT_RECONCILE_CRON = '0 3 * * *';
 const CRON = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^\s]+(\s+[^\s]+){4})$/;
 
-export const ConfigSchema = z
-  .object({
-    TEMPORAL_ADDRESS: z.string().trim().min(1).optional(),
-    TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
-    TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default(DEFAULT_TASK_QUEUE),
+export const ConfigSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().trim().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default(DEFAULT_TASK_QUEUE),
 
-    TEMPO_BASE_URL: baseUrl(),
-    TEMPO_DOSSIER: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "_" or "-"'),
-    TEMPO_USERNAME: secret,
-    TEMPO_PASSWORD: secret,
-    TEMPO_TIMEOUT: seconds(10, 90),
+  TEMPO_BASE_URL: baseUrl(),
+  TEMPO_DOSSIER: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "_" or "-"'),
+  TEMPO_USERNAME: secret,
+  TEMPO_PASSWORD: secret,
+  TEMPO_TIMEOUT: seconds(10, 90),
 
-    ARMADO_BASE_URL: baseUrl('https://api.myarmado.fr'),
-    ARMADO_API_KEY: secret,
-    ARMADO_TIMEOUT: seconds(10, 90),
-    ARMADO_TIMEZONE: z
-      .string()
-      .trim()
-      .default('Europe/Paris')
-      .refine(isValidTimeZone, 'must be an IANA time zone such as Europe/Paris'),
-    ARMADO_BILL_RETRY_INTERVAL: duration('15m'),
-    ARMADO_BILL_RETRY_FOR: duration('3d'),
+  ARMADO_BASE_URL: baseUrl('https://api.myarmado.fr'),
+  ARMADO_API_KEY: secret,
+  ARMADO_TIMEOUT: seconds(10, 90),
+  ARMADO_TIMEZONE: z.string().trim().default('Europe/Paris').refine(isValidTimeZone, 'must be an IANA time zone such as Europe/Paris'),
+  ARMADO_BILL_RETRY_INTERVAL: duration('15m'),
+  ARMADO_BILL_RETRY_FOR: duration('3d'),
 
-    GOOGLE_SHEETS_SPREADSHEET_ID: z.string().trim().regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be the spreadsheet id from its URL'),
-    GOOGLE_SHEETS_SHEET_NAME: z.string().trim().min(1).max(100).default('Paiements'),
-    GOOGLE_APPLICATION_CREDENTIALS: z.string().trim().min(1).optional(),
-    GOOGLE_SHEETS_CREDENTIALS_FILE: z.string().trim().min(1).optional(),
-    GOOGLE_OAUTH_TOKEN_URL: baseUrl('https://oauth2.googleapis.com/token'),
-    GOOGLE_SHEETS_BASE_URL: baseUrl('https://sheets.googleapis.com'),
-    GOOGLE_SHEETS_TIMEOUT: seconds(20, 90),
+  GOOGLE_SHEETS_SPREADSHEET_ID: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be the spreadsheet id from its URL'),
+  GOOGLE_SHEETS_SHEET_NAME: z.string().trim().min(1).max(100).default('Paiements'),
+  GOOGLE_APPLICATION_CREDENTIALS: z.string().trim().min(1).optional(),
+  GOOGLE_SHEETS_CREDENTIALS_FILE: z.string().trim().min(1).optional(),
+  GOOGLE_OAUTH_TOKEN_URL: baseUrl('https://oauth2.googleapis.com/token'),
+  GOOGLE_SHEETS_BASE_URL: baseUrl('https://sheets.googleapis.com'),
+  GOOGLE_SHEETS_TIMEOUT: seconds(20, 90),
 
-    LEDGER_BATCH_WINDOW: duration('2s').pipe(z.number().max(600_000, 'must be at most 10m (the writer gathers rows no longer)')),
-    LEDGER_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
-    // Well below Temporal's 50k-event limit; lower values are for tests that exercise the rollover.
-    LEDGER_ROLLOVER_EVENTS: z.coerce.number().int().min(100).max(40_000).default(4_000),
-    // Rows carried through the writer's continue-as-new (payload bound); the others are queued again by their runs.
-    LEDGER_MAX_CARRIED: z.coerce.number().int().min(0).max(1_000).default(500),
-    // A run that has no answer from the writer this long queues its row again (a lost reply, a long outage).
-    LEDGER_REQUEUE_AFTER: duration('10m'),
+  LEDGER_BATCH_WINDOW: duration('2s').pipe(z.number().max(600_000, 'must be at most 10m (the writer gathers rows no longer)')),
+  LEDGER_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
+  // Well below Temporal's 50k-event limit; lower values are for tests that exercise the rollover.
+  LEDGER_ROLLOVER_EVENTS: z.coerce.number().int().min(100).max(40_000).default(4_000),
+  // Rows carried through the writer's continue-as-new (payload bound); the others are queued again by their runs.
+  LEDGER_MAX_CARRIED: z.coerce.number().int().min(0).max(1_000).default(500),
+  // A run that has no answer from the writer this long queues its row again (a lost reply, a long outage).
+  LEDGER_REQUEUE_AFTER: duration('10m'),
 
-    PAYMENT_MODE_MAP: paymentModeMap,
+  PAYMENT_MODE_MAP: paymentModeMap,
 
-    // Nightly reconciliation (a Temporal Schedule, in ARMADO_TIMEZONE); an empty value turns it off.
-    RECONCILE_CRON: z
-      .string()
-      .trim()
-      .default(DEFAULT_RECONCILE_CRON)
-      .refine((v) => v === '' || CRON.test(v), 'must be a cron expression of 5 fields such as "0 3 * * *", an @daily-style shortcut, or empty (off)'),
-    // Tempo and Armado calls per second each, for the reconciliation (the payment runs are not paced).
-    RECONCILE_RATE: z.coerce.number().positive('must be a positive number of calls per second').max(100, 'must be at most 100 calls per second').default(5),
-    RECONCILE_SHEET_NAME: z.string().trim().min(1).max(100).default('Rapprochement'),
+  // Nightly reconciliation (a Temporal Schedule, in ARMADO_TIMEZONE); an empty value turns it off.
+  RECONCILE_CRON: z
+    .string()
+    .trim()
+    .default(DEFAULT_RECONCILE_CRON)
+    .refine((v) => v === '' || CRON.test(v), 'must be a cron expression of 5 fields such as "0 3 * * *", an @daily-style shortcut, or empty (off)'),
+  // Tempo and Armado calls per second each, for the reconciliation (the payment runs are not paced).
+  RECONCILE_RATE: z.coerce.number().positive('must be a positive number of calls per second').max(100, 'must be at most 100 calls per second').default(5),
+  RECONCILE_SHEET_NAME: z.string().trim().min(1).max(100).default('Rapprochement'),
 
-    METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(DEFAULT_METRICS_PORT),
-    LOG_LEVEL: z
-      .string()
-      .trim()
-      .toUpperCase()
-      .default('INFO')
-      .pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'must be one of TRACE, DEBUG, INFO, WARN, ERROR' })),
-    WORKER_SHUTDOWN_GRACE: duration('30s'),
-    WORKFLOW_BUNDLE: z.string().trim().min(1).optional(),
-  });
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(DEFAULT_METRICS_PORT),
+  LOG_LEVEL: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .default('INFO')
+    .pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'must be one of TRACE, DEBUG, INFO, WARN, ERROR' })),
+  WORKER_SHUTDOWN_GRACE: duration('30s'),
+  WORKFLOW_BUNDLE: z.string().trim().min(1).optional(),
+});
 
 /** Checked apart from the schema (which stays pickable by the callers' loaders), reported with the rest. */
 function billSearchProblem(e: RawConfig): string | undefined {

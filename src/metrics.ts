@@ -47,4 +47,3 @@ export function businessMetricsFrom(meter: MetricMeter): BusinessMetrics {
     billAmbiguous: () => ambiguous.add(1),
   };
 }
-

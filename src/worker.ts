@@ -21,7 +21,10 @@ export async function createPaymentWorker(options: PaymentWorkerOptions): Promis
   const { config } = options;
   const workflowsPath = require.resolve('./workflows');
   // Compiled code (npm start / worker): reuse the bundle of this exact code from the cache when there is one.
-  const cached = !options.workflowBundle && !config.worker.workflowBundle && workflowsPath.endsWith('.js') ? await cachedWorkflowBundle(workflowsPath, (line) => Runtime.instance().logger.info(line)) : undefined;
+  const cached =
+    !options.workflowBundle && !config.worker.workflowBundle && workflowsPath.endsWith('.js')
+      ? await cachedWorkflowBundle(workflowsPath, (line) => Runtime.instance().logger.info(line))
+      : undefined;
   const bundle = options.workflowBundle ?? (config.worker.workflowBundle ? { codePath: config.worker.workflowBundle } : cached ? { codePath: cached } : undefined);
   return Worker.create({
     connection: options.connection,

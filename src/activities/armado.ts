@@ -25,7 +25,12 @@ export function createArmadoActivities(deps: { armado: ArmadoClient }) {
         throw transientFailure(
           ErrorType.ArmadoBillNotFound,
           `Armado has no bill with reference ${args.invoiceNumber}` +
-            (bills.length ? ` (only near matches: ${bills.slice(0, 5).map((b) => b.reference).join(', ')})` : ''),
+            (bills.length
+              ? ` (only near matches: ${bills
+                  .slice(0, 5)
+                  .map((b) => b.reference)
+                  .join(', ')})`
+              : ''),
         );
       }
       if (exact.length > 1) {

@@ -78,7 +78,8 @@ export function createLedgerWriterActivities(deps: LedgerWriterDeps) {
         if (reason) dropped.push({ requestId: r.requestId, reason });
       }
       ctx.heartbeat('runs checked');
-      if (dropped.length > 0) ctx.log.warn('ledger rows dropped: their runs no longer wait for them', { dropped: dropped.length, reasons: dropped.slice(0, 5).map((d) => d.reason) });
+      if (dropped.length > 0)
+        ctx.log.warn('ledger rows dropped: their runs no longer wait for them', { dropped: dropped.length, reasons: dropped.slice(0, 5).map((d) => d.reason) });
       if (live.length === 0) return { written: [], dropped, writeRequests: 0 };
 
       const { results, writeRequests, chosen } = await upsertLedgerRows(deps.sheets, {
@@ -110,7 +111,8 @@ export function createLedgerWriterActivities(deps: LedgerWriterDeps) {
           await ctx.client.workflow.getHandle(replyTo.workflowId).signal(ledgerRowWrittenSignal, reply as LedgerReply);
           delivered += 1;
         } catch (err) {
-          if (err instanceof WorkflowNotFoundError) gone += 1; // finished or terminated meanwhile
+          if (err instanceof WorkflowNotFoundError)
+            gone += 1; // finished or terminated meanwhile
           else failures.push(err instanceof Error ? err.message : String(err));
         }
       });

@@ -156,7 +156,9 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
       ),
       armadoPacer.turn(signal).then(() => deps.armado.searchBills(candidate.invoiceNumber)),
     ]);
-    const exact = bills.filter((b) => b.reference.trim() === candidate.invoiceNumber).map((b) => ({ id: b.id, paymentType: b.paymentType ?? null, paymentDate: b.paymentDate ?? null }));
+    const exact = bills
+      .filter((b) => b.reference.trim() === candidate.invoiceNumber)
+      .map((b) => ({ id: b.id, paymentType: b.paymentType ?? null, paymentDate: b.paymentDate ?? null }));
     const ledgerMode = candidate.ledger ? deps.paymentModes.get(normalizePaymentMode(candidate.ledger.paymentMode)) : undefined;
     return { candidate, tempo, bills: exact, runs, ledgerPaymentType: ledgerMode };
   }
@@ -168,7 +170,10 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
     if (dryRun) return { ...verdict.finding, action: 'would-start', workflowId: paymentWorkflowId(verdict.start, deps.defaultDossier) };
     // The same path as every start: validated, the DESIGN id, and a payment already started is not started again.
     const started = await startPaymentSync(client, verdict.start, options);
-    activityLog('info', started.duplicate ? 'reconciliation: sync already started' : 'reconciliation started a payment sync', { invoiceNumber: facts.candidate.invoiceNumber, workflowId: started.workflowId });
+    activityLog('info', started.duplicate ? 'reconciliation: sync already started' : 'reconciliation started a payment sync', {
+      invoiceNumber: facts.candidate.invoiceNumber,
+      workflowId: started.workflowId,
+    });
     return { ...verdict.finding, action: started.duplicate ? 'already-started' : 'sync-started', workflowId: started.workflowId };
   }
 
@@ -194,7 +199,9 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
         if (!candidates.has(invoice)) candidates.set(invoice, { invoiceNumber: invoice, reason: 'last-run-failed', ledger: byInvoice.get(invoice) });
       }
       const after = args.after;
-      const ordered = [...candidates.values()].filter((c) => after === undefined || compareInvoiceNumbers(c.invoiceNumber, after) > 0).sort((a, b) => compareInvoiceNumbers(a.invoiceNumber, b.invoiceNumber));
+      const ordered = [...candidates.values()]
+        .filter((c) => after === undefined || compareInvoiceNumbers(c.invoiceNumber, after) > 0)
+        .sort((a, b) => compareInvoiceNumbers(a.invoiceNumber, b.invoiceNumber));
       return { ledgerRows: rows.length, candidates: ordered.slice(0, args.limit), done: ordered.length <= args.limit };
     },
 
@@ -275,4 +282,3 @@ function prefix(findings: (Finding | undefined)[]): Finding[] {
   }
   return out;
 }
-

@@ -130,9 +130,7 @@ export async function describePaymentSync(client: Client, workflowId: string, ru
   const pinned = client.workflow.getHandle<typeof paymentSyncWorkflow>(workflowId, description.runId);
   if (description.status.name === 'RUNNING') {
     // A query needs a worker; without one the caller still gets everything else at once.
-    view.progress = await client.connection
-      .withDeadline(Date.now() + PROGRESS_QUERY_TIMEOUT_MS, () => pinned.query(statusQuery))
-      .catch(() => undefined);
+    view.progress = await client.connection.withDeadline(Date.now() + PROGRESS_QUERY_TIMEOUT_MS, () => pinned.query(statusQuery)).catch(() => undefined);
   } else if (description.status.name === 'COMPLETED') {
     view.result = await pinned.result();
   } else {
@@ -151,7 +149,10 @@ function failureSummary(err: unknown, status: string): { type: string; message: 
 }
 
 /** Every payment sync of one invoice, newest first. */
-export async function findPaymentSyncs(client: Client, invoiceNumber: string): Promise<Pick<PaymentSyncView, 'workflowId' | 'runId' | 'status' | 'outcome' | 'summary' | 'startedAt'>[]> {
+export async function findPaymentSyncs(
+  client: Client,
+  invoiceNumber: string,
+): Promise<Pick<PaymentSyncView, 'workflowId' | 'runId' | 'status' | 'outcome' | 'summary' | 'startedAt'>[]> {
   if (!/^\d{1,32}$/.test(invoiceNumber)) throw new PaymentInputError(ErrorType.InvalidPaymentInput, [{ field: 'invoiceNumber', message: 'must be digits' }]);
   const found = [];
   for await (const e of client.workflow.list({ query: `WorkflowType="paymentSyncWorkflow" AND InvoiceNumber="${invoiceNumber}"` })) {

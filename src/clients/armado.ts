@@ -70,11 +70,9 @@ export class ArmadoClient {
       case 404:
         return transientFailure(ErrorType.ArmadoBillNotFound, `Armado has no bill for invoice ${reference} (${target} answered 404)`);
       case 422:
-        return permanentFailure(
-          ErrorType.ArmadoValidationFailed,
-          `Armado rejected the payment of invoice ${reference} (422): ${bodyMessage(res.body) ?? 'no message'}`,
-          { armadoMessage: bodyMessage(res.body) },
-        );
+        return permanentFailure(ErrorType.ArmadoValidationFailed, `Armado rejected the payment of invoice ${reference} (422): ${bodyMessage(res.body) ?? 'no message'}`, {
+          armadoMessage: bodyMessage(res.body),
+        });
       default:
         return permanentFailure(ErrorType.UnexpectedApiResponse, `Armado ${target} answered HTTP ${res.status} for invoice ${reference}`);
     }

@@ -104,9 +104,7 @@ export async function send(system: string, req: HttpRequest): Promise<HttpRespon
       err instanceof undiciErrors.BodyTimeoutError ||
       (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
     metrics().apiRequest(api, timedOut ? 'timeout' : 'network-error', performance.now() - started);
-    const reason = timedOut
-      ? `timed out after ${req.timeoutMs / 1000}s`
-      : `failed: ${err instanceof Error ? ((err as { code?: string }).code ?? err.name) : 'network error'}`;
+    const reason = timedOut ? `timed out after ${req.timeoutMs / 1000}s` : `failed: ${err instanceof Error ? ((err as { code?: string }).code ?? err.name) : 'network error'}`;
     throw transientFailure(ErrorType.ExternalApiUnavailable, `${system} ${target} ${reason}`);
   }
 }
@@ -134,7 +132,7 @@ export function bodyMessage(body: unknown): string | undefined {
     const b = body as { message?: unknown; error?: unknown };
     if (typeof b.message === 'string') return b.message.slice(0, 500);
     if (b.error && typeof b.error === 'object' && typeof (b.error as { message?: unknown }).message === 'string') {
-      return ((b.error as { message: string }).message).slice(0, 500);
+      return (b.error as { message: string }).message.slice(0, 500);
     }
     if (typeof b.error === 'string') return b.error.slice(0, 500);
   }

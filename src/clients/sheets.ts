@@ -50,8 +50,7 @@ export function loadServiceAccount(file: string): z.output<typeof ServiceAccount
 
 /** A Sheets data filter: a row found by the developer metadata attached to it, or an A1 range. */
 export type DataFilter =
-  | { developerMetadataLookup: { metadataKey: string; metadataValue?: string; locationType?: 'ROW'; metadataLocation?: { sheetId: number } } }
-  | { a1Range: string };
+  { developerMetadataLookup: { metadataKey: string; metadataValue?: string; locationType?: 'ROW'; metadataLocation?: { sheetId: number } } } | { a1Range: string };
 
 export interface MatchedValueRange {
   range: string;
@@ -225,15 +224,9 @@ export class SheetsClient {
       const code = typeof e.response?.data?.error === 'string' ? `: ${e.response.data.error}` : '';
       if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
         metrics().authFailure('sheets');
-        throw permanentFailure(
-          ErrorType.SheetsAuthFailed,
-          `Google OAuth refused the service-account credentials (HTTP ${status}${code}); check GOOGLE_APPLICATION_CREDENTIALS`,
-        );
+        throw permanentFailure(ErrorType.SheetsAuthFailed, `Google OAuth refused the service-account credentials (HTTP ${status}${code}); check GOOGLE_APPLICATION_CREDENTIALS`);
       }
-      throw transientFailure(
-        ErrorType.ExternalApiUnavailable,
-        `Google OAuth token request failed (${status ? `HTTP ${status}` : `${e.code ?? e.name ?? 'network error'}`})`,
-      );
+      throw transientFailure(ErrorType.ExternalApiUnavailable, `Google OAuth token request failed (${status ? `HTTP ${status}` : `${e.code ?? e.name ?? 'network error'}`})`);
     }
   }
 
@@ -245,10 +238,7 @@ export class SheetsClient {
     switch (res.status) {
       case 401:
       case 403:
-        return permanentFailure(
-          ErrorType.SheetsAuthFailed,
-          `Google Sheets refused access (HTTP ${res.status}: ${googleMessage}); share the spreadsheet with the service account`,
-        );
+        return permanentFailure(ErrorType.SheetsAuthFailed, `Google Sheets refused access (HTTP ${res.status}: ${googleMessage}); share the spreadsheet with the service account`);
       case 400:
       case 404:
         return permanentFailure(ErrorType.SheetsRequestRejected, `Google Sheets rejected the request (HTTP ${res.status}: ${googleMessage})`);

@@ -6,7 +6,13 @@ import type { InvoiceStatus } from '../domain/payment-sync';
 import { send, sharedStatusFailure, type HttpResponse } from './http';
 
 const amount = z
-  .union([z.number(), z.string().trim().regex(/^-?\d+(\.\d+)?$/)])
+  .union([
+    z.number(),
+    z
+      .string()
+      .trim()
+      .regex(/^-?\d+(\.\d+)?$/),
+  ])
   .transform((v) => Number(v))
   .nullish()
   .catch(undefined);

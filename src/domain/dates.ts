@@ -8,9 +8,7 @@ function isRealCalendarDate(year: number, month: number, day: number): boolean {
   return d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day;
 }
 
-export type PaymentDate =
-  | { kind: 'date'; year: number; month: number; day: number }
-  | { kind: 'instant'; epochMs: number };
+export type PaymentDate = { kind: 'date'; year: number; month: number; day: number } | { kind: 'instant'; epochMs: number };
 
 /** Returns undefined when the text is neither `YYYY-MM-DD` nor an ISO 8601 date-time with an offset. */
 export function parsePaymentDate(text: string): PaymentDate | undefined {

@@ -76,6 +76,7 @@ export function failureMessageOf(err: unknown): string {
   while (cause instanceof Error && (cause.name === 'ActivityFailure' || cause.name === 'WorkflowFailedError' || cause.name === 'ChildWorkflowFailure') && cause.cause) {
     cause = cause.cause;
   }
-  if (cause instanceof TimeoutFailure) return `no answer in time (${cause.timeoutType !== undefined ? `timeout type ${cause.timeoutType}` : 'timed out'}); the API stayed unavailable through every retry`;
+  if (cause instanceof TimeoutFailure)
+    return `no answer in time (${cause.timeoutType !== undefined ? `timeout type ${cause.timeoutType}` : 'timed out'}); the API stayed unavailable through every retry`;
   return cause instanceof Error ? cause.message : String(cause);
 }

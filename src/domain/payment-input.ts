@@ -77,9 +77,5 @@ export function checkPaymentInput(raw: unknown): InputCheck {
 export function parsePaymentInput(raw: unknown): PaymentSyncInput {
   const check = checkPaymentInput(raw);
   if (check.ok) return check.input;
-  throw permanentFailure(
-    ErrorType.InvalidPaymentInput,
-    `invalid payment input: ${check.problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
-    { problems: check.problems },
-  );
+  throw permanentFailure(ErrorType.InvalidPaymentInput, `invalid payment input: ${check.problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, { problems: check.problems });
 }

@@ -22,7 +22,11 @@ export const BUILT_IN_PAYMENT_MODES: Readonly<Record<string, number>> = Object.f
 
 /** Case, accents and surrounding spaces do not distinguish modes: "  Chèque " is "cheque". */
 export function normalizePaymentMode(mode: string): string {
-  return mode.normalize('NFD').replace(/\p{Diacritic}/gu, '').trim().toLowerCase();
+  return mode
+    .normalize('NFD')
+    .replace(/\p{Diacritic}/gu, '')
+    .trim()
+    .toLowerCase();
 }
 
 export type PaymentModeTable = ReadonlyMap<string, number>;
@@ -50,10 +54,7 @@ export function resolvePaymentMode(mode: string, table: PaymentModeTable): Resol
   const normalized = normalizePaymentMode(mode);
   const paymentType = table.get(normalized);
   if (paymentType === undefined) {
-    throw permanentFailure(
-      ErrorType.UnknownPaymentMode,
-      `paymentMode "${mode}" is not a known payment mode; accepted modes: ${acceptedPaymentModes(table).join(', ')}`,
-    );
+    throw permanentFailure(ErrorType.UnknownPaymentMode, `paymentMode "${mode}" is not a known payment mode; accepted modes: ${acceptedPaymentModes(table).join(', ')}`);
   }
   return { mode: normalized, paymentType };
 }

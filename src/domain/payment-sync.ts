@@ -1,12 +1,6 @@
 // Shapes that cross the workflow boundary: step plan, results, status, ledger rows.
 
-export const STEPS = [
-  'confirmTempoUpdate',
-  'checkInvoiceFullyPaid',
-  'updatePaymentSheet',
-  'findArmadoBill',
-  'updateArmadoBillPayment',
-] as const;
+export const STEPS = ['confirmTempoUpdate', 'checkInvoiceFullyPaid', 'updatePaymentSheet', 'findArmadoBill', 'updateArmadoBillPayment'] as const;
 export type StepName = (typeof STEPS)[number];
 
 export type SyncOutcome = 'running' | 'synced' | 'partially-paid' | 'failed';
@@ -37,16 +31,7 @@ export interface InvoiceStatus {
 }
 
 export type LedgerStatus = 'Payée' | 'Partiellement payée';
-export const LEDGER_HEADER = [
-  'Facture',
-  'Statut',
-  'Mode',
-  'Date paiement',
-  'Montant',
-  'Bill Armado',
-  'Mis à jour',
-  'Workflow',
-] as const;
+export const LEDGER_HEADER = ['Facture', 'Statut', 'Mode', 'Date paiement', 'Montant', 'Bill Armado', 'Mis à jour', 'Workflow'] as const;
 
 export interface LedgerRow {
   invoiceNumber: string;
@@ -72,8 +57,7 @@ export interface ArmadoBill {
 }
 
 export type ArmadoOutcome =
-  | { status: 'updated' | 'already-up-to-date' | 'kept-later-payment'; billId: string; paymentType: number; paymentDate: string }
-  | { status: 'skipped-partial' };
+  { status: 'updated' | 'already-up-to-date' | 'kept-later-payment'; billId: string; paymentType: number; paymentDate: string } | { status: 'skipped-partial' };
 
 export interface PaymentSyncResult {
   invoiceNumber: string;

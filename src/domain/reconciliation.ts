@@ -162,13 +162,23 @@ export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string
   if (tempo.fullyPaid && !ledgerPaid) {
     const latest = payments.at(-1);
     const settledOn = tempo.settledOn ? `${tempo.settledOn.slice(0, 4)}-${tempo.settledOn.slice(4, 6)}-${tempo.settledOn.slice(6, 8)}` : 'an unknown date';
-    const known = payments.length === 0 ? 'no run of it (past Temporal\'s retention?)' : knownSum === undefined ? 'payments without an amount' : `${euros(knownSum / 100)} in ${payments.length} payment(s)`;
+    const known =
+      payments.length === 0
+        ? "no run of it (past Temporal's retention?)"
+        : knownSum === undefined
+          ? 'payments without an amount'
+          : `${euros(knownSum / 100)} in ${payments.length} payment(s)`;
     // Certain only when the payments the service ran add up to the whole invoice: then the latest of them
     // settled it (Tempo was marked paid after its run read FACTURE), and its mode and date are known.
     if (latest?.input && knownSum !== undefined && invoiceTotal !== undefined && knownSum === cents(invoiceTotal)) {
       const start: PaymentSyncInput = { ...latest.input, tempoStatus: 200, paymentId: settlementPaymentId(latest.workflowId, hash) };
       return {
-        finding: { invoiceNumber, kind: 'settled-in-tempo', action: 'sync-started', detail: `Tempo settled it on ${settledOn}; the runs the service knows cover the whole ${euros(invoiceTotal)}: the settling payment (${latest.input.paymentMode}, ${latest.input.paymentDate}) is synced again as paid` },
+        finding: {
+          invoiceNumber,
+          kind: 'settled-in-tempo',
+          action: 'sync-started',
+          detail: `Tempo settled it on ${settledOn}; the runs the service knows cover the whole ${euros(invoiceTotal)}: the settling payment (${latest.input.paymentMode}, ${latest.input.paymentDate}) is synced again as paid`,
+        },
         start,
       };
     }
@@ -182,18 +192,34 @@ export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string
   }
 
   if (!tempo.fullyPaid) {
-    if (ledgerPaid) return say('tempo-not-settled', 'operator', `the ledger says Payée (${ledger?.paymentDate}) but Tempo's FACTURE says not fully paid (RegleeTotale ≠ OUI): was the payment cancelled in Tempo?`);
+    if (ledgerPaid)
+      return say(
+        'tempo-not-settled',
+        'operator',
+        `the ledger says Payée (${ledger?.paymentDate}) but Tempo's FACTURE says not fully paid (RegleeTotale ≠ OUI): was the payment cancelled in Tempo?`,
+      );
     const withPayment = exact.find((b) => b.paymentType !== null);
     if (withPayment) return say('armado-disagrees', 'operator', `Tempo says partially paid but Armado's ${describeBill(withPayment)}`);
     if (tempo.paidAmount !== undefined && knownSum !== undefined && cents(tempo.paidAmount) > knownSum) {
-      return say('payment-missing', 'operator', `Tempo has received ${euros(tempo.paidAmount)}, the service knows ${euros(knownSum / 100)}: a partial payment of ${euros(tempo.paidAmount - knownSum / 100)} never triggered a sync (its mode and date are unknown; add it to a backfill file)`);
+      return say(
+        'payment-missing',
+        'operator',
+        `Tempo has received ${euros(tempo.paidAmount)}, the service knows ${euros(knownSum / 100)}: a partial payment of ${euros(tempo.paidAmount - knownSum / 100)} never triggered a sync (its mode and date are unknown; add it to a backfill file)`,
+      );
     }
     return say('in-sync', 'none', `partially paid${tempo.paidAmount !== undefined ? ` (${euros(tempo.paidAmount)} received)` : ''}; waiting for the rest`);
   }
 
   // Fully paid in Tempo and Payée in the ledger: Armado must carry the ledger's payment.
-  if (exact.length === 0) return say('armado-bill-missing', 'operator', `Armado has no bill with reference ${invoiceNumber}; create it, then reconcile again or reset the run ${ledger?.workflowId ?? ''}`.trim(), ledger?.workflowId || undefined);
-  if (exact.length > 1) return say('armado-bill-ambiguous', 'operator', `Armado has ${exact.length} bills with reference ${invoiceNumber} (ids ${exact.map((b) => b.id).join(', ')}); keep one`);
+  if (exact.length === 0)
+    return say(
+      'armado-bill-missing',
+      'operator',
+      `Armado has no bill with reference ${invoiceNumber}; create it, then reconcile again or reset the run ${ledger?.workflowId ?? ''}`.trim(),
+      ledger?.workflowId || undefined,
+    );
+  if (exact.length > 1)
+    return say('armado-bill-ambiguous', 'operator', `Armado has ${exact.length} bills with reference ${invoiceNumber} (ids ${exact.map((b) => b.id).join(', ')}); keep one`);
   const bill = exact[0] as ArmadoBillFacts;
   if (!billCarries(bill, facts.ledgerPaymentType, ledger?.paymentDate ?? '')) {
     return say(
@@ -203,7 +229,8 @@ export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string
       ledger?.workflowId || undefined,
     );
   }
-  if (!ledger?.billId) return say('bill-id-missing', 'operator', `Armado's bill ${bill.id} carries the payment but the ledger's "Bill Armado" cell is empty; type ${bill.id} there`);
+  if (!ledger?.billId)
+    return say('bill-id-missing', 'operator', `Armado's bill ${bill.id} carries the payment but the ledger's "Bill Armado" cell is empty; type ${bill.id} there`);
   return say('in-sync', 'none', `paid; Armado bill ${bill.id} carries the payment`);
 }
 
@@ -222,7 +249,10 @@ export function compareInvoiceNumbers(a: string, b: string): number {
 export const ReconcileInputSchema = z
   .object({
     dryRun: z.boolean().default(false),
-    invoice: z.string().regex(/^\d{1,20}$/, 'must be a Tempo invoice number (digits)').optional(),
+    invoice: z
+      .string()
+      .regex(/^\d{1,20}$/, 'must be a Tempo invoice number (digits)')
+      .optional(),
   })
   .strict();
 export type ReconcileInput = z.input<typeof ReconcileInputSchema>;
@@ -253,7 +283,22 @@ export interface ReconcileSummary {
 }
 
 export function emptySummary(reconciliationId: string, startedAt: string, input: { dryRun: boolean; invoice?: string }): ReconcileSummary {
-  return { reconciliationId, startedAt, dryRun: input.dryRun, invoice: input.invoice, ledgerRows: 0, checked: 0, inSync: 0, running: 0, drift: {}, syncsStarted: 0, started: [], alreadyStarted: 0, findings: [], findingsOmitted: 0 };
+  return {
+    reconciliationId,
+    startedAt,
+    dryRun: input.dryRun,
+    invoice: input.invoice,
+    ledgerRows: 0,
+    checked: 0,
+    inSync: 0,
+    running: 0,
+    drift: {},
+    syncsStarted: 0,
+    started: [],
+    alreadyStarted: 0,
+    findings: [],
+    findingsOmitted: 0,
+  };
 }
 
 export function addFindings(summary: ReconcileSummary, findings: Finding[]): ReconcileSummary {

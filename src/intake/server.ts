@@ -3,12 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Client } from '@temporalio/client';
-import {
-  describePaymentSync,
-  PaymentInputError,
-  startPaymentSync,
-  type StartPaymentSyncOptions,
-} from '../client/payment-sync-client';
+import { describePaymentSync, PaymentInputError, startPaymentSync, type StartPaymentSyncOptions } from '../client/payment-sync-client';
 
 /** A PaymentSyncInput is a few hundred bytes; anything near this is not one. */
 export const INTAKE_MAX_BODY_BYTES = 16 * 1024;
@@ -101,7 +96,10 @@ export function createIntakeServer(options: IntakeOptions): IntakeServer {
       if (method !== 'GET') throw new HttpError(405, { error: 'MethodNotAllowed', message: 'use GET' }, { allow: 'GET' });
       const temporal = await options.client.connection
         .withDeadline(Date.now() + 2_000, () => options.client.workflowService.getSystemInfo({}))
-        .then(() => 'ok' as const, () => 'unreachable' as const);
+        .then(
+          () => 'ok' as const,
+          () => 'unreachable' as const,
+        );
       return send(res, temporal === 'ok' ? 200 : 503, { status: temporal === 'ok' ? 'ok' : 'degraded', temporal });
     }
     const isCollection = path === '/v1/payments';
@@ -132,7 +130,10 @@ export function createIntakeServer(options: IntakeOptions): IntakeServer {
     if (method !== 'GET') throw new HttpError(405, { error: 'MethodNotAllowed', message: 'use GET' }, { allow: 'GET' });
     const workflowId = decodeURIComponent(item![1]!);
     if (!WORKFLOW_ID.test(workflowId)) {
-      throw new HttpError(400, { error: 'InvalidWorkflowId', problems: [{ field: 'workflowId', message: 'must be a payment-sync-… workflow id as returned by POST /v1/payments' }] });
+      throw new HttpError(400, {
+        error: 'InvalidWorkflowId',
+        problems: [{ field: 'workflowId', message: 'must be a payment-sync-… workflow id as returned by POST /v1/payments' }],
+      });
     }
     entry.workflowId = workflowId;
     const view = await describePaymentSync(options.client, workflowId);

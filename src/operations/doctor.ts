@@ -53,7 +53,11 @@ async function checkTemporal(config: Config, env: NodeJS.ProcessEnv): Promise<Do
     await connection.withDeadline(Date.now() + DEADLINE_MS, () => connection!.healthService.check({}));
   } catch (err) {
     await connection?.close();
-    return { name: 'temporal', ok: false, message: `cannot reach Temporal at ${address} (${security}; ${messageOf(err)}): start it (npm start) or fix TEMPORAL_ADDRESS and the TLS settings` };
+    return {
+      name: 'temporal',
+      ok: false,
+      message: `cannot reach Temporal at ${address} (${security}; ${messageOf(err)}): start it (npm start) or fix TEMPORAL_ADDRESS and the TLS settings`,
+    };
   }
   try {
     const namespace = settings.namespace;
@@ -61,7 +65,11 @@ async function checkTemporal(config: Config, env: NodeJS.ProcessEnv): Promise<Do
     try {
       await connection.withDeadline(Date.now() + DEADLINE_MS, () => client.workflowService.describeNamespace({ namespace }));
     } catch (err) {
-      return { name: 'temporal', ok: false, message: `namespace "${namespace}" is not usable at ${address} (${messageOf(err)}): create it (temporal operator namespace create ${namespace}) or fix TEMPORAL_NAMESPACE` };
+      return {
+        name: 'temporal',
+        ok: false,
+        message: `namespace "${namespace}" is not usable at ${address} (${messageOf(err)}): create it (temporal operator namespace create ${namespace}) or fix TEMPORAL_NAMESPACE`,
+      };
     }
     const { customAttributes: keys } = await connection.withDeadline(Date.now() + DEADLINE_MS, () => connection!.operatorService.listSearchAttributes({ namespace }));
     const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
@@ -73,7 +81,11 @@ async function checkTemporal(config: Config, env: NodeJS.ProcessEnv): Promise<Do
         message: `search attributes missing in "${namespace}": ${missing.join(', ')}; register them: ${missing.map((m) => `temporal operator search-attribute create --name ${m} --type Keyword`).join(' && ')}`,
       };
     }
-    return { name: 'temporal', ok: true, message: `namespace "${namespace}" at ${address} (${security}); search attributes ${SEARCH_ATTRIBUTE_KEYS.map((k) => k.name).join(', ')} registered` };
+    return {
+      name: 'temporal',
+      ok: true,
+      message: `namespace "${namespace}" at ${address} (${security}); search attributes ${SEARCH_ATTRIBUTE_KEYS.map((k) => k.name).join(', ')} registered`,
+    };
   } catch (err) {
     return { name: 'temporal', ok: false, message: `Temporal at ${address} answered an error (${messageOf(err)})` };
   } finally {
@@ -84,11 +96,19 @@ async function checkTemporal(config: Config, env: NodeJS.ProcessEnv): Promise<Do
 async function checkTempo(config: Config, probeInvoice: string): Promise<DoctorCheck> {
   try {
     const status = await new TempoClient(config.tempo).getInvoice(config.tempo.dossier, probeInvoice);
-    return { name: 'tempo', ok: true, message: `credentials accepted; invoice ${probeInvoice} of dossier ${config.tempo.dossier} read (${status.fullyPaid ? 'fully paid' : 'not fully paid'})` };
+    return {
+      name: 'tempo',
+      ok: true,
+      message: `credentials accepted; invoice ${probeInvoice} of dossier ${config.tempo.dossier} read (${status.fullyPaid ? 'fully paid' : 'not fully paid'})`,
+    };
   } catch (err) {
     switch (typeOf(err)) {
       case ErrorType.TempoInvoiceNotFound:
-        return { name: 'tempo', ok: true, message: `credentials accepted (FACTURE answered 404 for probe invoice ${probeInvoice}; give --invoice <a real one> to check dossier ${config.tempo.dossier} too)` };
+        return {
+          name: 'tempo',
+          ok: true,
+          message: `credentials accepted (FACTURE answered 404 for probe invoice ${probeInvoice}; give --invoice <a real one> to check dossier ${config.tempo.dossier} too)`,
+        };
       case ErrorType.TempoAuthFailed:
         return { name: 'tempo', ok: false, message: `Tempo refused the credentials: fix TEMPO_USERNAME / TEMPO_PASSWORD (${messageOf(err)})` };
       default:
@@ -125,11 +145,23 @@ async function checkSheets(config: Config): Promise<DoctorCheck> {
   } catch (err) {
     switch (typeOf(err)) {
       case ErrorType.SheetsAuthFailed:
-        return { name: 'sheets', ok: false, message: `Google refused access: share the spreadsheet with ${serviceAccount} as Editor, or check GOOGLE_APPLICATION_CREDENTIALS (${messageOf(err)})` };
+        return {
+          name: 'sheets',
+          ok: false,
+          message: `Google refused access: share the spreadsheet with ${serviceAccount} as Editor, or check GOOGLE_APPLICATION_CREDENTIALS (${messageOf(err)})`,
+        };
       case ErrorType.SheetsRequestRejected:
-        return { name: 'sheets', ok: false, message: `Google rejected the read: check GOOGLE_SHEETS_SPREADSHEET_ID and that the tab "${sheetName}" exists (GOOGLE_SHEETS_SHEET_NAME) (${messageOf(err)})` };
+        return {
+          name: 'sheets',
+          ok: false,
+          message: `Google rejected the read: check GOOGLE_SHEETS_SPREADSHEET_ID and that the tab "${sheetName}" exists (GOOGLE_SHEETS_SHEET_NAME) (${messageOf(err)})`,
+        };
       default:
-        return { name: 'sheets', ok: false, message: `Google did not answer as expected: check GOOGLE_OAUTH_TOKEN_URL / GOOGLE_SHEETS_BASE_URL and the network (${messageOf(err)})` };
+        return {
+          name: 'sheets',
+          ok: false,
+          message: `Google did not answer as expected: check GOOGLE_OAUTH_TOKEN_URL / GOOGLE_SHEETS_BASE_URL and the network (${messageOf(err)})`,
+        };
     }
   }
 }

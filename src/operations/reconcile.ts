@@ -94,13 +94,22 @@ export function reconcileReport(summary: ReconcileSummary): string[] {
     `  checked          ${summary.checked}`,
     `  in sync          ${summary.inSync}`,
     `  sync running     ${summary.running}`,
-    `  drift            ${driftTotal(summary)}${Object.keys(summary.drift).length ? ` (${Object.entries(summary.drift).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`,
+    `  drift            ${driftTotal(summary)}${
+      Object.keys(summary.drift).length
+        ? ` (${Object.entries(summary.drift)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(', ')})`
+        : ''
+    }`,
     `  syncs ${summary.dryRun ? 'to start ' : 'started  '}  ${summary.syncsStarted}${summary.alreadyStarted ? ` (+${summary.alreadyStarted} already started)` : ''}`,
   ];
   if (summary.summaryRow) lines.push(`  summary tab row  ${summary.summaryRow}`);
   if (summary.findings.length) {
     lines.push('', `${'invoice'.padEnd(10)} ${'kind'.padEnd(22)} ${'action'.padEnd(15)} detail`);
-    for (const f of summary.findings) lines.push(`${f.invoiceNumber.padEnd(10)} ${f.kind.padEnd(22)} ${f.action.padEnd(15)} ${f.detail}${f.workflowId && !f.detail.includes(f.workflowId) ? ` [${f.workflowId}]` : ''}`);
+    for (const f of summary.findings)
+      lines.push(
+        `${f.invoiceNumber.padEnd(10)} ${f.kind.padEnd(22)} ${f.action.padEnd(15)} ${f.detail}${f.workflowId && !f.detail.includes(f.workflowId) ? ` [${f.workflowId}]` : ''}`,
+      );
     if (summary.findingsOmitted) lines.push(`… and ${summary.findingsOmitted} more (counted above)`);
   }
   return lines;

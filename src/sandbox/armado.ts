@@ -20,8 +20,15 @@ export class ArmadoSandbox {
   private readonly bills = new Map<number, ArmadoBillRecord>();
   private nextId = 1000;
 
-  constructor(public apiKey = 'armado-sandbox-key', readonly maxPaymentType = 8) {
-    this.server = new SandboxServer('Armado', (req) => this.handle(req), () => ({ bills: [...this.bills.values()], puts: this.puts }));
+  constructor(
+    public apiKey = 'armado-sandbox-key',
+    readonly maxPaymentType = 8,
+  ) {
+    this.server = new SandboxServer(
+      'Armado',
+      (req) => this.handle(req),
+      () => ({ bills: [...this.bills.values()], puts: this.puts }),
+    );
   }
 
   get baseUrl(): string {

@@ -151,10 +151,14 @@ export class GoogleSandbox {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     this.publicKey = createPublicKey(publicKey.export({ type: 'spki', format: 'pem' }));
-    this.server = new SandboxServer('Google', (req) => this.handle(req), () => ({
-      spreadsheets: Object.fromEntries([...this.spreadsheets].map(([id, s]) => [id, Object.fromEntries([...s.tabs].map(([t, tab]) => [t, tab.rows.map((r) => r.cells)]))])),
-      quotaRejections: this.quotaRejections,
-    }));
+    this.server = new SandboxServer(
+      'Google',
+      (req) => this.handle(req),
+      () => ({
+        spreadsheets: Object.fromEntries([...this.spreadsheets].map(([id, s]) => [id, Object.fromEntries([...s.tabs].map(([t, tab]) => [t, tab.rows.map((r) => r.cells)]))])),
+        quotaRejections: this.quotaRejections,
+      }),
+    );
   }
 
   get baseUrl(): string {
@@ -231,14 +235,21 @@ export class GoogleSandbox {
   /** Sorts the rows below the header by one column (0-based), as "Sort sheet" with a frozen header does. */
   sortRows(id: string, tab: string, column: number, order: 'ASCENDING' | 'DESCENDING' = 'ASCENDING'): void {
     this.applyOnTab(id, tab, (t) => ({
-      sortRange: { range: { sheetId: t.sheetId, startRowIndex: 1, endRowIndex: t.rows.length, startColumnIndex: 0, endColumnIndex: LAST_COLUMN + 1 }, sortSpecs: [{ dimensionIndex: column, sortOrder: order }] },
+      sortRange: {
+        range: { sheetId: t.sheetId, startRowIndex: 1, endRowIndex: t.rows.length, startColumnIndex: 0, endColumnIndex: LAST_COLUMN + 1 },
+        sortSpecs: [{ dimensionIndex: column, sortOrder: order }],
+      },
     }));
   }
 
   /** A person types a whole row of values at row `at` (1-based). */
   typeRow(id: string, tab: string, at: number, values: Cell[]): void {
     this.applyOnTab(id, tab, (t) => ({
-      updateCells: { start: { sheetId: t.sheetId, rowIndex: at - 1, columnIndex: 0 }, rows: [{ values: values.map((v) => ({ userEnteredValue: typeof v === 'number' ? { numberValue: v } : { stringValue: v } })) }], fields: 'userEnteredValue' },
+      updateCells: {
+        start: { sheetId: t.sheetId, rowIndex: at - 1, columnIndex: 0 },
+        rows: [{ values: values.map((v) => ({ userEnteredValue: typeof v === 'number' ? { numberValue: v } : { stringValue: v } })) }],
+        fields: 'userEnteredValue',
+      },
     }));
   }
 
@@ -274,7 +285,16 @@ export class GoogleSandbox {
     if (req.method === 'GET' && range) return this.readValues(sheet, decodeURIComponent(range));
     if (req.method === 'GET' && !valuesVerb && !sheetVerb) return this.describe(id, sheet);
     if (req.method === 'POST' && valuesVerb === 'batchGetByDataFilter') return this.batchGetByDataFilter(id, sheet, req.body);
-    const write = req.method === 'POST' ? (valuesVerb === 'batchUpdate' ? 'values' : valuesVerb === 'batchUpdateByDataFilter' ? 'valuesByDataFilter' : sheetVerb ? 'structure' : undefined) : undefined;
+    const write =
+      req.method === 'POST'
+        ? valuesVerb === 'batchUpdate'
+          ? 'values'
+          : valuesVerb === 'batchUpdateByDataFilter'
+            ? 'valuesByDataFilter'
+            : sheetVerb
+              ? 'structure'
+              : undefined
+        : undefined;
     if (!write) return googleError(404, 'NOT_FOUND', 'Requested entity was not found.');
     if (this.overQuota(user)) {
       this.quotaRejections += 1;
@@ -286,7 +306,12 @@ export class GoogleSandbox {
     }
     await this.beforeWrite?.(write);
     try {
-      const out = write === 'values' ? this.batchUpdate(id, sheet, req.body) : write === 'valuesByDataFilter' ? this.batchUpdateByDataFilter(id, sheet, req.body) : this.spreadsheetBatchUpdate(id, sheet, req.body);
+      const out =
+        write === 'values'
+          ? this.batchUpdate(id, sheet, req.body)
+          : write === 'valuesByDataFilter'
+            ? this.batchUpdateByDataFilter(id, sheet, req.body)
+            : this.spreadsheetBatchUpdate(id, sheet, req.body);
       if (out.status === 200) this.writeRequests += 1;
       return out;
     } catch (err) {
@@ -329,7 +354,12 @@ export class GoogleSandbox {
     if (claims.iss !== this.clientEmail) return refuse('Invalid JWT: unknown issuer');
     if (claims.aud !== GOOGLE_TOKEN_AUDIENCE && claims.aud !== this.tokenUrl) return refuse('Invalid JWT: audience');
     if (!claims.exp || claims.exp < now || (claims.iat ?? 0) > now + 300) return refuse('Invalid JWT: Token must be a short-lived token and in a reasonable timeframe.');
-    if (!String(claims.scope ?? '').split(' ').includes(SHEETS_SCOPE)) return refuse('Invalid JWT: scope');
+    if (
+      !String(claims.scope ?? '')
+        .split(' ')
+        .includes(SHEETS_SCOPE)
+    )
+      return refuse('Invalid JWT: scope');
     const token = `ya29.sandbox-${randomBytes(24).toString('hex')}`;
     this.tokens.set(token, claims.iss);
     this.tokensIssued.push(token);
@@ -459,7 +489,12 @@ export class GoogleSandbox {
     });
     return {
       status: 200,
-      body: { spreadsheetId: id, totalUpdatedRows: responses.reduce((n, r) => n + r.updatedRows, 0), totalUpdatedCells: responses.reduce((n, r) => n + r.updatedCells, 0), responses },
+      body: {
+        spreadsheetId: id,
+        totalUpdatedRows: responses.reduce((n, r) => n + r.updatedRows, 0),
+        totalUpdatedCells: responses.reduce((n, r) => n + r.updatedCells, 0),
+        responses,
+      },
     };
   }
 
@@ -535,7 +570,11 @@ export class GoogleSandbox {
           while (tab.rows.length <= start) tab.rows.push({ cells: [], meta: [] });
           const record: DeveloperMetadataRecord = { metadataId: nextMetadataId++, metadataKey: m.metadataKey, metadataValue: m.metadataValue, visibility: m.visibility };
           (tab.rows[start] as Row).meta.push(record);
-          return { createDeveloperMetadata: { developerMetadata: { ...record, location: { locationType: 'ROW', dimensionRange: { sheetId: tab.sheetId, dimension: 'ROWS', startIndex: start, endIndex: end } } } } };
+          return {
+            createDeveloperMetadata: {
+              developerMetadata: { ...record, location: { locationType: 'ROW', dimensionRange: { sheetId: tab.sheetId, dimension: 'ROWS', startIndex: start, endIndex: end } } },
+            },
+          };
         }
         case 'deleteDeveloperMetadata': {
           const lookup = (a.dataFilter as DataFilter | undefined)?.developerMetadataLookup;

@@ -27,7 +27,11 @@ export class TempoSandbox {
     readonly credentials = { username: 'tempo-sandbox', password: 'tempo-sandbox-password' },
     readonly dossiers: string[] = ['DEMO'],
   ) {
-    this.server = new SandboxServer('Tempo', (req) => this.handle(req), () => ({ invoices: [...this.invoices.values()] }));
+    this.server = new SandboxServer(
+      'Tempo',
+      (req) => this.handle(req),
+      () => ({ invoices: [...this.invoices.values()] }),
+    );
   }
 
   /** Base URL as TEMPO_BASE_URL takes it. */

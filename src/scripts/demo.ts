@@ -162,10 +162,19 @@ async function main(): Promise<void> {
   const backfillFile = join(stateDir, 'demo-backfill.csv');
   writeFileSync(
     backfillFile,
-    ['invoice;mode;date;amount;payment id', `20672;virement;2023-12-20;90;${tag}-k1`, `20673;chèque;2023-12-21;20;${tag}-k2`, `20672;virement;2023-12-20;90;${tag}-k1`, `20674;troc;2023-12-22;10;${tag}-k3`].join('\n'),
+    [
+      'invoice;mode;date;amount;payment id',
+      `20672;virement;2023-12-20;90;${tag}-k1`,
+      `20673;chèque;2023-12-21;20;${tag}-k2`,
+      `20672;virement;2023-12-20;90;${tag}-k1`,
+      `20674;troc;2023-12-22;10;${tag}-k3`,
+    ].join('\n'),
   );
   say('', `Backfill of ${backfillFile} (tempo-armado-sync backfill FILE):`);
-  const lines = readBackfillFile(backfillFile, readFileSync(backfillFile, 'utf8'), { defaultDossier: config.tempo.dossier, paymentModes: buildPaymentModeTable(config.paymentModes) });
+  const lines = readBackfillFile(backfillFile, readFileSync(backfillFile, 'utf8'), {
+    defaultDossier: config.tempo.dossier,
+    paymentModes: buildPaymentModeTable(config.paymentModes),
+  });
   for (const l of lines.filter((x) => x.problems)) say(`  line ${l.line}: ${(l.problems ?? []).map((p) => `${p.field}: ${p.message}`).join('; ')}`);
   const report = await runBackfill(client, lines, {
     taskQueue: config.temporal.taskQueue,

@@ -3,10 +3,7 @@
 import { request } from 'undici';
 
 const role = process.argv[2] ?? process.env.SERVICE_ROLE ?? 'worker';
-const url =
-  role === 'intake'
-    ? `http://127.0.0.1:${process.env.INTAKE_PORT || 8787}/healthz`
-    : `http://127.0.0.1:${process.env.METRICS_PORT || 9464}/metrics`;
+const url = role === 'intake' ? `http://127.0.0.1:${process.env.INTAKE_PORT || 8787}/healthz` : `http://127.0.0.1:${process.env.METRICS_PORT || 9464}/metrics`;
 
 request(url, { headersTimeout: 4_000, bodyTimeout: 4_000 })
   .then(async (res) => {

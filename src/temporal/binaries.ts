@@ -100,4 +100,3 @@ export function resolveTemporalCli(opts: ResolveOptions = {}): Executable {
 export function resolveTestServer(opts: ResolveOptions = {}): Executable {
   return resolveBinary(TEST_SERVER_WHEEL, 'TEMPORAL_TEST_SERVER_PATH', opts);
 }
-

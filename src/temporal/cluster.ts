@@ -126,7 +126,12 @@ export async function startTemporalCluster(options: ClusterOptions = {}): Promis
   /** What a client of this cluster needs in its environment (Temporal's own client variables). */
   const clientTlsEnv = (certFile: string, keyFile: string): Record<string, string> =>
     options.tls
-      ? { TEMPORAL_TLS_CLIENT_CERT_PATH: certFile, TEMPORAL_TLS_CLIENT_KEY_PATH: keyFile, TEMPORAL_TLS_SERVER_CA_CERT_PATH: options.tls.caFile, TEMPORAL_TLS_SERVER_NAME: options.tls.serverName }
+      ? {
+          TEMPORAL_TLS_CLIENT_CERT_PATH: certFile,
+          TEMPORAL_TLS_CLIENT_KEY_PATH: keyFile,
+          TEMPORAL_TLS_SERVER_CA_CERT_PATH: options.tls.caFile,
+          TEMPORAL_TLS_SERVER_NAME: options.tls.serverName,
+        }
       : {};
   const address = `127.0.0.1:${ports.FRONTEND_GRPC_PORT}`;
   try {
@@ -167,7 +172,9 @@ export async function startTemporalCluster(options: ClusterOptions = {}): Promis
   const setUpNamespace = async () => {
     const child = server as ChildProcess;
     const died = new Promise<never>((_, reject) =>
-      child.once('exit', (code, signal) => reject(new Error(`the Temporal server exited (${code ?? signal}) at start${options.serverLogFile ? `; its log: ${options.serverLogFile}` : ''}`))),
+      child.once('exit', (code, signal) =>
+        reject(new Error(`the Temporal server exited (${code ?? signal}) at start${options.serverLogFile ? `; its log: ${options.serverLogFile}` : ''}`)),
+      ),
     );
     const script = sh('create-namespace.sh', {
       PATH: `${dirname(cli.path)}:${process.env.PATH ?? ''}`,

@@ -46,7 +46,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       dbFilename: options.dbFilename,
       namespace: options.namespace ?? 'default',
       searchAttributes: SEARCH_ATTRIBUTE_KEYS,
-      extraArgs: ['--log-level', options.quiet ? 'never' : 'error', ...(options.dbFilename && options.durableCommits !== true ? FAST_SQLITE : []), ...(options.dbFilename ? EAGER_ACTIVITIES : [])],
+      extraArgs: [
+        '--log-level',
+        options.quiet ? 'never' : 'error',
+        ...(options.dbFilename && options.durableCommits !== true ? FAST_SQLITE : []),
+        ...(options.dbFilename ? EAGER_ACTIVITIES : []),
+      ],
     },
   });
 }

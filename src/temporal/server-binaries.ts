@@ -30,14 +30,20 @@ function cached(dir: string): TemporalServerBinaries | undefined {
 
 /** Builds both binaries from the Go module into the cache (minutes the first time; the Go caches make it faster after). */
 function goInstall(dir: string, log: (line: string) => void): TemporalServerBinaries {
-  if (!onPath('go')) throw new Error(`the Temporal server ${TEMPORAL_SERVER_VERSION} is not built yet and Go is not on PATH: install Go, or set TEMPORAL_SERVER_PATH, TEMPORAL_SQL_TOOL_PATH and TEMPORAL_SCHEMA_DIR`);
+  if (!onPath('go'))
+    throw new Error(
+      `the Temporal server ${TEMPORAL_SERVER_VERSION} is not built yet and Go is not on PATH: install Go, or set TEMPORAL_SERVER_PATH, TEMPORAL_SQL_TOOL_PATH and TEMPORAL_SCHEMA_DIR`,
+    );
   mkdirSync(join(dir, '..'), { recursive: true });
   // Built beside the cache entry, then moved into place: an interrupted build never looks finished.
   const staging = mkdtempSync(join(dir, '..', `.build-${TEMPORAL_SERVER_VERSION}-`));
   const started = Date.now();
   log(`building the Temporal server ${TEMPORAL_SERVER_VERSION} from its Go module into ${dir} (once; about 3 to 5 minutes)…`);
   const env = { ...process.env, GOBIN: join(staging, 'bin'), CGO_ENABLED: '0', GOFLAGS: '-mod=mod' };
-  execFileSync('go', ['install', `${MODULE}/cmd/server@v${TEMPORAL_SERVER_VERSION}`, `${MODULE}/cmd/tools/sql@v${TEMPORAL_SERVER_VERSION}`], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('go', ['install', `${MODULE}/cmd/server@v${TEMPORAL_SERVER_VERSION}`, `${MODULE}/cmd/tools/sql@v${TEMPORAL_SERVER_VERSION}`], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   renameSync(join(staging, 'bin', 'server'), join(staging, 'bin', 'temporal-server'));
   renameSync(join(staging, 'bin', 'sql'), join(staging, 'bin', 'temporal-sql-tool'));
   const moduleDir = execFileSync('go', ['list', '-m', '-f', '{{.Dir}}', `${MODULE}@v${TEMPORAL_SERVER_VERSION}`], { env, encoding: 'utf8' }).trim();

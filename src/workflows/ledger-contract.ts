@@ -108,9 +108,7 @@ export interface LegacyLedgerWorkflowInput {
   pending?: LegacyLedgerEntry[];
 }
 
-export type LegacyLedgerCompletion =
-  | { taskToken: string; result: LedgerWriteResult }
-  | { taskToken: string; error: { type: string; message: string } };
+export type LegacyLedgerCompletion = { taskToken: string; result: LedgerWriteResult } | { taskToken: string; error: { type: string; message: string } };
 
 /** @deprecated The first protocol's signal (same name, token-carrying payload). */
 export const legacyEnqueueLedgerRowSignal = defineSignal<[LegacyLedgerEntry]>('enqueueLedgerRow');

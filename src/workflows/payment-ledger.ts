@@ -58,10 +58,12 @@ async function writeUnlessRolloverDue(
   const writing = new CancellationScope();
   const write = writing.run(() => writeLedgerBatch(settings, args));
   const watching = new CancellationScope();
-  const due = watching.run(() => condition(rolloverDue)).then(
-    () => 'rollover' as const,
-    () => undefined, // the write ended first
-  );
+  const due = watching
+    .run(() => condition(rolloverDue))
+    .then(
+      () => 'rollover' as const,
+      () => undefined, // the write ended first
+    );
   try {
     const first = await Promise.race([write, due]);
     if (first !== 'rollover') return first as LedgerBatchOutcome;

@@ -61,11 +61,21 @@ export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<Paymen
   const input = checked.input;
   run.started(input);
 
-  const payment = await run.step('confirmTempoUpdate', () => confirmTempoUpdate(input), (p) => `paymentType ${p.paymentType}`).catch(failWith(run, 'confirmTempoUpdate'));
+  const payment = await run
+    .step(
+      'confirmTempoUpdate',
+      () => confirmTempoUpdate(input),
+      (p) => `paymentType ${p.paymentType}`,
+    )
+    .catch(failWith(run, 'confirmTempoUpdate'));
   const timeouts = payment.timeouts ?? DEFAULT_TIMEOUTS;
   const { checkInvoiceFullyPaid } = proxyActivities<Activities>(apiCall(timeouts.tempoCallMs));
   const { fullyPaid } = await run
-    .step('checkInvoiceFullyPaid', () => checkInvoiceFullyPaid({ dossier: payment.dossier, invoiceNumber: payment.invoiceNumber }), (s) => (s.fullyPaid ? 'fully paid' : 'partially paid'))
+    .step(
+      'checkInvoiceFullyPaid',
+      () => checkInvoiceFullyPaid({ dossier: payment.dossier, invoiceNumber: payment.invoiceNumber }),
+      (s) => (s.fullyPaid ? 'fully paid' : 'partially paid'),
+    )
     .catch(failWith(run, 'checkInvoiceFullyPaid'));
 
   const row: LedgerRow = {
@@ -93,10 +103,7 @@ export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<Paymen
     const filled = await ledger.write({ ...row, armadoBillId: outcome.billId }).catch(failWith(run, 'updatePaymentSheet'));
     sheet = { status: filled.status === 'kept-later-payment' ? filled.status : sheet.status, row: filled.row };
   }
-  return run.completed(
-    { invoiceNumber: payment.invoiceNumber, fullyPaid, outcome: fullyPaid ? 'synced' : 'partially-paid', sheet, armado: outcome },
-    payment.paymentMode,
-  );
+  return run.completed({ invoiceNumber: payment.invoiceNumber, fullyPaid, outcome: fullyPaid ? 'synced' : 'partially-paid', sheet, armado: outcome }, payment.paymentMode);
 }
 
 function failWith(run: RunRecord, step: Parameters<typeof stepFailure>[0]): (err: unknown) => never {
@@ -114,7 +121,11 @@ class LedgerSteps {
   ) {}
 
   write(row: LedgerRow): Promise<LedgerWriteResult> {
-    return this.run.step('updatePaymentSheet', () => this.queueUntilWritten(row), (r) => `${r.status} row ${r.row}`);
+    return this.run.step(
+      'updatePaymentSheet',
+      () => this.queueUntilWritten(row),
+      (r) => `${r.status} row ${r.row}`,
+    );
   }
 
   /** Queues the row, waits for the answer; with none in time (a lost reply, Sheets down), queues it again. */
@@ -194,7 +205,12 @@ class ArmadoSteps {
       // Cleared before the search, not after: a retryArmadoNow that arrives during a search means "look again".
       this.now.requested = false;
       try {
-        return await this.run.step('findArmadoBill', () => this.find({ invoiceNumber: this.payment.invoiceNumber }), (b) => `bill ${b.id}`, isBillNotFound);
+        return await this.run.step(
+          'findArmadoBill',
+          () => this.find({ invoiceNumber: this.payment.invoiceNumber }),
+          (b) => `bill ${b.id}`,
+          isBillNotFound,
+        );
       } catch (err) {
         if (!isBillNotFound(err)) {
           this.failedStep = 'findArmadoBill';

@@ -103,7 +103,9 @@ test(`${N} payments through the intake on 3 workers; one SIGKILLed, the server r
     await eventually(async () => (await countClosed()) >= (2 * N) / 3, 'two thirds of the payments', 600_000, 200);
     const restarting = Date.now();
     await cluster.restartServer();
-    events.push(`server restarted at ${((restarting - began) / 1000).toFixed(1)} s (${closed} runs closed), answering again after ${((Date.now() - restarting) / 1000).toFixed(1)} s`);
+    events.push(
+      `server restarted at ${((restarting - began) / 1000).toFixed(1)} s (${closed} runs closed), answering again after ${((Date.now() - restarting) / 1000).toFixed(1)} s`,
+    );
   })();
 
   // Posted as the Tempo integration would, 20 at a time; the intake answers 202 with the run's workflow id.
@@ -166,7 +168,13 @@ test(`${N} payments through the intake on 3 workers; one SIGKILLed, the server r
   expect(await failedByAttribute()).toEqual(failed);
   const reset = await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'cli.js'), 'reset-failed', '--dry-run'], { env: env as NodeJS.ProcessEnv });
   expect(reset.stderr).toContain(`${failed.length} run(s) matched: ${failed.length} would be reset`);
-  expect(reset.stdout.trim().split('\n').map((l) => l.split('\t')[0]).sort()).toEqual(failed);
+  expect(
+    reset.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t')[0])
+      .sort(),
+  ).toEqual(failed);
 
   say(`${N} payments in ${wall.toFixed(1)} s (${(N / wall).toFixed(1)}/s) on 3 workers (then 2); ${events.join('; ')}; ledger writer: ${writers.length} run(s)`);
 });

@@ -45,7 +45,9 @@ async function firstCall(env: Record<string, string>): Promise<string> {
   let connection: Connection | undefined;
   try {
     connection = await connectClient(settings, { connectTimeout: 5_000 });
-    await connection.withDeadline(Date.now() + 5_000, () => new Client({ connection: connection!, namespace: cluster.namespace }).workflowService.describeNamespace({ namespace: cluster.namespace }));
+    await connection.withDeadline(Date.now() + 5_000, () =>
+      new Client({ connection: connection!, namespace: cluster.namespace }).workflowService.describeNamespace({ namespace: cluster.namespace }),
+    );
     return 'accepted';
   } catch (err) {
     return `refused: ${(err as Error).message}`;
@@ -58,12 +60,21 @@ test('with mutual TLS on, a worker, the intake and the CLI with client certifica
   const worker = pki.issue('worker');
   const intakeCert = pki.issue('intake');
   const cli = pki.issue('cli');
-  const base = { PATH: process.env.PATH, ...sandboxes.env, TEMPORAL_ADDRESS: cluster.address, WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE, LEDGER_BATCH_WINDOW: '200ms', METRICS_PORT: '0' };
+  const base = {
+    PATH: process.env.PATH,
+    ...sandboxes.env,
+    TEMPORAL_ADDRESS: cluster.address,
+    WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
+    LEDGER_BATCH_WINDOW: '200ms',
+    METRICS_PORT: '0',
+  };
   const w = await startServiceProcess('worker', { ...base, ...cluster.clientTlsEnv(worker.certFile, worker.keyFile) });
   processes.push(w);
   expect(w.output()).toContain('"security":"mutual-tls"');
   const port = await freePort();
-  processes.push(await startServiceProcess('intake', { ...base, ...cluster.clientTlsEnv(intakeCert.certFile, intakeCert.keyFile), INTAKE_TOKEN: TOKEN, INTAKE_PORT: String(port) }));
+  processes.push(
+    await startServiceProcess('intake', { ...base, ...cluster.clientTlsEnv(intakeCert.certFile, intakeCert.keyFile), INTAKE_TOKEN: TOKEN, INTAKE_PORT: String(port) }),
+  );
 
   const invoices = ['610001', '610002', '610003'];
   const workflowIds: string[] = [];
@@ -85,13 +96,22 @@ test('with mutual TLS on, a worker, the intake and the CLI with client certifica
     const result = await run(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'cli.js'), 'result', id, '--json'], { env: cliEnv });
     expect(JSON.parse(result.stdout)).toMatchObject({ outcome: 'synced' });
   }
-  expect(sandboxes.google.rows(sandboxes.spreadsheetId).slice(1).map((r) => r[0]).sort()).toEqual(invoices);
+  expect(
+    sandboxes.google
+      .rows(sandboxes.spreadsheetId)
+      .slice(1)
+      .map((r) => r[0])
+      .sort(),
+  ).toEqual(invoices);
   for (const id of invoices) expect(sandboxes.armado.putsFor(id)).toBe(1);
 
   // doctor says how the connection is secured and until when the certificate holds.
   const doctor = await run(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'cli.js'), 'doctor', '--json'], { env: cliEnv });
   const checks = JSON.parse(doctor.stdout) as { name: string; ok: boolean; message: string }[];
-  expect(checks.find((c) => c.name === 'temporal')).toMatchObject({ ok: true, message: expect.stringMatching(/\(mutual-tls, client certificate valid until \d{4}-\d\d-\d\d \(\d+ days\)\)/) });
+  expect(checks.find((c) => c.name === 'temporal')).toMatchObject({
+    ok: true,
+    message: expect.stringMatching(/\(mutual-tls, client certificate valid until \d{4}-\d\d-\d\d \(\d+ days\)\)/),
+  });
 });
 
 test('a client without a certificate, or with one of another CA, is refused; the CLI says so', async () => {
@@ -103,7 +123,9 @@ test('a client without a certificate, or with one of another CA, is refused; the
   expect(await firstCall({ ...cluster.clientTlsEnv(stranger.certFile, stranger.keyFile) })).toMatch(/^refused/); // another CA
   expect(await firstCall({ ...cluster.clientTlsEnv(own.certFile, own.keyFile) })).toBe('accepted'); // the server is still up
 
-  const cli = await run(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'cli.js'), 'doctor'], { env: { PATH: process.env.PATH, ...sandboxes.env, TEMPORAL_ADDRESS: cluster.address } }).catch((err: { code: number; stdout: string }) => err);
+  const cli = await run(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'cli.js'), 'doctor'], {
+    env: { PATH: process.env.PATH, ...sandboxes.env, TEMPORAL_ADDRESS: cluster.address },
+  }).catch((err: { code: number; stdout: string }) => err);
   expect((cli as { code: number }).code).toBe(1);
   expect((cli as { stdout: string }).stdout).toMatch(/FAIL temporal\s+cannot reach Temporal at .* \(plaintext;/);
 });

@@ -38,7 +38,15 @@ async function runsOn(invoices: string[]): Promise<string[]> {
   return ids.sort();
 }
 
-const table = (stdout: string) => Object.fromEntries(stdout.trim().split('\n').map((l) => /^(.+?)\s+(\d+)$/.exec(l)).filter((m) => m !== null).map((m) => [m[1], Number(m[2])]));
+const table = (stdout: string) =>
+  Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((l) => /^(.+?)\s+(\d+)$/.exec(l))
+      .filter((m) => m !== null)
+      .map((m) => [m[1], Number(m[2])]),
+  );
 
 test('good, duplicate and bad lines: the bad ones are named by line and field, the good ones start once', async () => {
   const [a, b, c] = ['81001', '81002', '81003'].map((id) => addInvoice(rig.sandboxes, id)) as [string, string, string];
@@ -74,7 +82,10 @@ test('good, duplicate and bad lines: the bad ones are named by line and field, t
 
 test('JSON lines; a backfill killed mid-way and run again finishes the job without a duplicate', async () => {
   const invoices = Array.from({ length: 24 }, (_, i) => addInvoice(rig.sandboxes, String(82000 + i)));
-  const jsonl = file('payments.jsonl', invoices.map((id, i) => JSON.stringify({ invoiceNumber: id, paymentMode: 'cb', paymentDate: `2024-04-${String(i + 1).padStart(2, '0')}`, amount: 10 + i })).join('\n') + '\n');
+  const jsonl = file(
+    'payments.jsonl',
+    invoices.map((id, i) => JSON.stringify({ invoiceNumber: id, paymentMode: 'cb', paymentDate: `2024-04-${String(i + 1).padStart(2, '0')}`, amount: 10 + i })).join('\n') + '\n',
+  );
 
   // 4 starts per second: killed after the first few, well before the end.
   const child = spawn(process.execPath, [CLI, 'backfill', jsonl, '--rate', '4'], { env, cwd: '/', stdio: 'ignore' });

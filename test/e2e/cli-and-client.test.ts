@@ -35,7 +35,14 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
     });
   });
 }
-const payment = (invoiceNumber: string, extra: Record<string, unknown> = {}) => ({ invoiceNumber, paymentMode: 'virement', paymentDate: '2024-01-15', tempoStatus: 200, amount: 20, ...extra });
+const payment = (invoiceNumber: string, extra: Record<string, unknown> = {}) => ({
+  invoiceNumber,
+  paymentMode: 'virement',
+  paymentDate: '2024-01-15',
+  tempoStatus: 200,
+  amount: 20,
+  ...extra,
+});
 
 describe('TypeScript client API', () => {
   test('start, status while waiting for the bill, retryArmadoNow, result; a duplicate returns the first run', async () => {
@@ -48,7 +55,12 @@ describe('TypeScript client API', () => {
       await new Promise((r) => setTimeout(r, 100));
       view = await api.describe(started.workflowId);
     }
-    expect(view).toMatchObject({ status: 'RUNNING', outcome: 'running', invoiceNumber: id, progress: { currentStep: 'findArmadoBill', steps: { findArmadoBill: { state: 'waiting' } } } });
+    expect(view).toMatchObject({
+      status: 'RUNNING',
+      outcome: 'running',
+      invoiceNumber: id,
+      progress: { currentStep: 'findArmadoBill', steps: { findArmadoBill: { state: 'waiting' } } },
+    });
 
     rig.sandboxes.armado.addBill(id);
     await api.retryArmadoNow(started.workflowId);
@@ -64,14 +76,20 @@ describe('TypeScript client API', () => {
   test('a failed run reads as its failure type and message; an unknown id as undefined', async () => {
     const { workflowId } = await api.start(payment('91002')); // unknown to Tempo
     await api.result(workflowId).catch(() => undefined);
-    expect(await api.describe(workflowId)).toMatchObject({ status: 'FAILED', outcome: 'failed', failure: { type: 'TempoInvoiceNotFound', message: expect.stringContaining('invoice 91002') } });
+    expect(await api.describe(workflowId)).toMatchObject({
+      status: 'FAILED',
+      outcome: 'failed',
+      failure: { type: 'TempoInvoiceNotFound', message: expect.stringContaining('invoice 91002') },
+    });
     expect(await api.describe('payment-sync-DEMO-0-none')).toBeUndefined();
   });
 
   test('bad input throws PaymentInputError naming the fields and accepted values, and starts nothing', async () => {
     const err = await api.start({ invoiceNumber: '91003', paymentMode: 'troc', paymentDate: '2024-01-15', tempoStatus: 200 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PaymentInputError);
-    expect((err as PaymentInputError).problems).toEqual([{ field: 'paymentMode', message: expect.stringContaining('accepted modes: autre, carte, cash, cb, cheque, especes, lcr,') }]);
+    expect((err as PaymentInputError).problems).toEqual([
+      { field: 'paymentMode', message: expect.stringContaining('accepted modes: autre, carte, cash, cb, cheque, especes, lcr,') },
+    ]);
     const err2 = (await api.start({ invoiceNumber: 91003, paymentDate: 'hier' }).catch((e: unknown) => e)) as PaymentInputError;
     expect(err2.problems.map((p) => p.field).sort()).toEqual(['invoiceNumber', 'paymentDate', 'paymentMode', 'tempoStatus']);
     expect(await api.findByInvoice('91003')).toEqual([]);
@@ -103,7 +121,9 @@ describe('CLI', () => {
 
   test('retry-armado by invoice number; result of a failed run exits 1 with its type', async () => {
     addInvoice(rig.sandboxes, '91102', { bills: 0 });
-    const started = JSON.parse((await cli(['start', '--invoice', '91102', '--mode', 'cb', '--date', '2024-02-02', '--tempo-status', '200', '--json'])).stdout) as { workflowId: string };
+    const started = JSON.parse((await cli(['start', '--invoice', '91102', '--mode', 'cb', '--date', '2024-02-02', '--tempo-status', '200', '--json'])).stdout) as {
+      workflowId: string;
+    };
     const handle = rig.client.workflow.getHandle(started.workflowId);
     for (let i = 0; i < 100 && (await api.describe(started.workflowId))?.progress?.steps.findArmadoBill.state !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 100));
     rig.sandboxes.armado.addBill('91102');
@@ -111,7 +131,9 @@ describe('CLI', () => {
     expect(retry).toMatchObject({ code: 0, stdout: `retryArmadoNow sent to ${started.workflowId}\n` });
     await expect(handle.result()).resolves.toMatchObject({ outcome: 'synced' });
 
-    const failed = JSON.parse((await cli(['start', '--invoice', '91103', '--mode', 'cb', '--date', '2024-02-02', '--tempo-status', '502', '--json'])).stdout) as { workflowId: string };
+    const failed = JSON.parse((await cli(['start', '--invoice', '91103', '--mode', 'cb', '--date', '2024-02-02', '--tempo-status', '502', '--json'])).stdout) as {
+      workflowId: string;
+    };
     const result = await cli(['result', failed.workflowId]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`${failed.workflowId} failed: TempoUpdateNotConfirmed: invoice 91103`);
@@ -159,7 +181,12 @@ describe('doctor', () => {
 
   test('everything reachable: four OK lines, exit 0', async () => {
     const res = await cli(['doctor']);
-    expect(res.stdout.split('\n').filter(Boolean).map((l) => l.slice(0, 14))).toEqual(['OK   temporal ', 'OK   tempo    ', 'OK   armado   ', 'OK   sheets   ']);
+    expect(
+      res.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.slice(0, 14)),
+    ).toEqual(['OK   temporal ', 'OK   tempo    ', 'OK   armado   ', 'OK   sheets   ']);
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('search attributes InvoiceNumber, PaymentMode, SyncOutcome registered');
   });

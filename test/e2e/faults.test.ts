@@ -23,7 +23,11 @@ test('an older payment run late (after a later one marked the bill) changes noth
   // P1 (a partial cheque of 10 Jan) runs only now: reset after a fix, an intake retry… Tempo says fully paid.
   const p1 = await rig.start({ invoiceNumber: id, paymentId: 'p1', paymentMode: 'cheque', paymentDate: '2024-01-10', amount: 40 });
   const late = await p1.handle.result();
-  expect(late).toMatchObject({ outcome: 'synced', armado: { status: 'kept-later-payment', paymentType: 2, paymentDate: '2024-01-15T10:30:00.000000' }, sheet: { status: 'kept-later-payment' } });
+  expect(late).toMatchObject({
+    outcome: 'synced',
+    armado: { status: 'kept-later-payment', paymentType: 2, paymentDate: '2024-01-15T10:30:00.000000' },
+    sheet: { status: 'kept-later-payment' },
+  });
   const [bill] = rig.sandboxes.armado.billsWithReference(id);
   expect(bill).toMatchObject({ paymentType: 2, paymentDate: '2024-01-15T10:30:00.000000' });
   expect(rig.sandboxes.armado.putsFor(id)).toBe(1);
@@ -72,7 +76,10 @@ test.each([
 ])('bad input (%s) fails the run with InvalidPaymentInput, never terminates it, and reaches no search attribute', async (_name, override) => {
   const input = override === null ? null : { invoiceNumber: invoice(), paymentMode: 'virement', paymentDate: '2024-01-15', tempoStatus: 200, ...override };
   const handle = await rig.client.workflow.start('paymentSyncWorkflow', { taskQueue: rig.taskQueue, workflowId: `bad-${next++}`, args: [input] });
-  const err = await handle.result().then(() => undefined, (e: unknown) => e);
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(WorkflowFailedError);
   expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('InvalidPaymentInput');
   const run = await handle.describe();

@@ -103,7 +103,10 @@ describe('status codes', () => {
     expect(fields).toEqual(['colour', 'invoiceNumber', 'paymentDate', 'tempoStatus']);
     expect(JSON.stringify(bad.json)).toContain('accepted fields: invoiceNumber, paymentMode, paymentDate, tempoStatus, amount, dossier, paymentId');
     const mode = await post({ ...valid('90002'), paymentMode: 'bitcoin' });
-    expect(mode).toMatchObject({ status: 400, json: { error: 'UnknownPaymentMode', problems: [{ field: 'paymentMode', message: expect.stringContaining('accepted modes: autre, carte, cash, cb, cheque') }] } });
+    expect(mode).toMatchObject({
+      status: 400,
+      json: { error: 'UnknownPaymentMode', problems: [{ field: 'paymentMode', message: expect.stringContaining('accepted modes: autre, carte, cash, cb, cheque') }] },
+    });
     expect(await workflowsOnQueue()).toBe(before);
   });
 
@@ -134,14 +137,29 @@ describe('fuzz: generated malformed payloads', () => {
   const NUMERIC = new Set(['tempoStatus', 'amount']);
   const modes = buildPaymentModeTable();
   const base = valid('90100');
-  const notString = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }));
-  const notNumber = fc.oneof(fc.string({ maxLength: 20 }), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }));
+  const notString = fc.oneof(
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.integer(), { maxLength: 3 }),
+    fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }),
+  );
+  const notNumber = fc.oneof(
+    fc.string({ maxLength: 20 }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.integer(), { maxLength: 3 }),
+    fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }),
+  );
   const json = (category: string, payload: unknown) => ({ category, body: JSON.stringify(payload), contentType: 'application/json' as string | null });
 
   const cases = fc.oneof(
     fc.constantFrom(...FIELDS).chain((field) => (NUMERIC.has(field) ? notNumber : notString).map((value) => json('wrong type', { ...base, [field]: value }))),
     fc.subarray([...REQUIRED], { minLength: 1 }).map((missing) => json('missing field', Object.fromEntries(Object.entries(base).filter(([k]) => !missing.includes(k as never))))),
-    fc.tuple(fc.constantFrom('invoiceNumber', 'paymentMode', 'paymentDate', 'dossier', 'paymentId'), fc.integer({ min: 101, max: 14_000 })).map(([field, n]) => json('huge string', { ...base, [field]: '7'.repeat(n) })),
+    fc
+      .tuple(fc.constantFrom('invoiceNumber', 'paymentMode', 'paymentDate', 'dossier', 'paymentId'), fc.integer({ min: 101, max: 14_000 }))
+      .map(([field, n]) => json('huge string', { ...base, [field]: '7'.repeat(n) })),
     fc.integer({ min: INTAKE_MAX_BODY_BYTES, max: 200_000 }).map((n) => json('over the limit', { ...base, paymentId: 'a'.repeat(n) })),
     fc
       .oneof(fc.string({ maxLength: 40 }), fc.constantFrom('2024-02-30', '2024-13-01', '15/01/2024', '2024-01-15T10:30:00', '2024-01-15T25:00:00Z', '2024-1-5', 'demain', ''))
@@ -152,20 +170,39 @@ describe('fuzz: generated malformed payloads', () => {
       .filter((m) => m.trim().length > 0 && !modes.has(normalizePaymentMode(m)))
       .map((paymentMode) => json('unknown mode', { ...base, paymentMode })),
     fc
-      .oneof(fc.string({ maxLength: 200 }).filter((s) => m(() => JSON.parse(s))), fc.constantFrom('{', '{"invoiceNumber": "1",}', "{'a': 1}", '[1, 2', 'NaN', '{"a": undefined}'))
+      .oneof(
+        fc.string({ maxLength: 200 }).filter((s) => m(() => JSON.parse(s))),
+        fc.constantFrom('{', '{"invoiceNumber": "1",}', "{'a': 1}", '[1, 2', 'NaN', '{"a": undefined}'),
+      )
       .map((body) => ({ category: 'not JSON', body, contentType: 'application/json' as string | null })),
-    fc.integer({ min: 100, max: 8_000 }).map((depth) => ({ category: 'deep nesting', body: `${'['.repeat(depth)}${']'.repeat(depth)}`, contentType: 'application/json' as string | null })),
+    fc
+      .integer({ min: 100, max: 8_000 })
+      .map((depth) => ({ category: 'deep nesting', body: `${'['.repeat(depth)}${']'.repeat(depth)}`, contentType: 'application/json' as string | null })),
     fc.integer({ min: 50, max: 2_000 }).map((depth) => json('deep nesting', { ...base, amount: JSON.parse(`${'['.repeat(depth)}1${']'.repeat(depth)}`) })),
     fc
-      .tuple(fc.string({ minLength: 1, maxLength: 20 }).filter((k) => !FIELDS.includes(k as never) && k !== '__proto__'), fc.jsonValue())
+      .tuple(
+        fc.string({ minLength: 1, maxLength: 20 }).filter((k) => !FIELDS.includes(k as never) && k !== '__proto__'),
+        fc.jsonValue(),
+      )
       .map(([k, v]) => json('unknown field', { ...base, [k]: v })),
     fc.oneof(fc.integer(), fc.string({ maxLength: 10 }), fc.constant(null), fc.array(fc.integer(), { maxLength: 4 }), fc.boolean()).map((v) => json('not an object', v)),
-    fc.string({ maxLength: 30 }).filter((s) => !/^\d{1,20}$/.test(s.trim())).map((invoiceNumber) => json('bad invoice number', { ...base, invoiceNumber })),
     fc
-      .oneof(fc.integer({ min: -1_000, max: 99 }), fc.integer({ min: 600, max: 100_000 }), fc.double({ min: 100.01, max: 598.99, noNaN: true }).filter((n) => !Number.isInteger(n)))
+      .string({ maxLength: 30 })
+      .filter((s) => !/^\d{1,20}$/.test(s.trim()))
+      .map((invoiceNumber) => json('bad invoice number', { ...base, invoiceNumber })),
+    fc
+      .oneof(
+        fc.integer({ min: -1_000, max: 99 }),
+        fc.integer({ min: 600, max: 100_000 }),
+        fc.double({ min: 100.01, max: 598.99, noNaN: true }).filter((n) => !Number.isInteger(n)),
+      )
       .map((tempoStatus) => json('bad tempoStatus', { ...base, tempoStatus })),
     fc
-      .oneof(fc.double({ max: 0, noNaN: true, noDefaultInfinity: true }), fc.double({ min: 1_000_000_001, max: 1e15, noNaN: true }), fc.integer({ min: 1, max: 99_999 }).map((n) => n + 0.001))
+      .oneof(
+        fc.double({ max: 0, noNaN: true, noDefaultInfinity: true }),
+        fc.double({ min: 1_000_000_001, max: 1e15, noNaN: true }),
+        fc.integer({ min: 1, max: 99_999 }).map((n) => n + 0.001),
+      )
       .map((amount) => json('bad amount', { ...base, amount })),
     fc
       .constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/xml', null)
@@ -242,7 +279,14 @@ test('`npm run intake` refuses to start without INTAKE_TOKEN, and names the vari
 test('`npm run intake` as a process: serves with a token, logs JSON lines without it, exits 0 on SIGTERM', async () => {
   const port = await freePort();
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'intake.js')], {
-    env: { PATH: process.env.PATH, TEMPO_DOSSIER: 'DEMO', TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE: rig.taskQueue, INTAKE_TOKEN: TOKEN, INTAKE_PORT: String(port) },
+    env: {
+      PATH: process.env.PATH,
+      TEMPO_DOSSIER: 'DEMO',
+      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+      TEMPORAL_TASK_QUEUE: rig.taskQueue,
+      INTAKE_TOKEN: TOKEN,
+      INTAKE_PORT: String(port),
+    },
     cwd: '/',
   });
   let stdout = '';
@@ -252,13 +296,20 @@ test('`npm run intake` as a process: serves with a token, logs JSON lines withou
   for (let i = 0; i < 100 && !stderr.includes('intake listening'); i++) await new Promise((r) => setTimeout(r, 100));
   expect(stderr).toContain(`intake listening on :${port}`);
   const id = addInvoice(rig.sandboxes, '90300');
-  const res = await request(`http://127.0.0.1:${port}/v1/payments`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(valid(id)) });
+  const res = await request(`http://127.0.0.1:${port}/v1/payments`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify(valid(id)),
+  });
   expect(res.statusCode).toBe(202);
   await res.body.dump();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   expect(await exited).toBe(0);
-  const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as AccessLogEntry);
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AccessLogEntry);
   expect(lines).toEqual([expect.objectContaining({ msg: 'http', method: 'POST', path: '/v1/payments', status: 202, workflowId: expect.stringContaining('90300') })]);
   expect(stdout + stderr).not.toContain(TOKEN);
 });

@@ -32,7 +32,7 @@ test('malformed signals are dropped at the door; the writer keeps serving every 
   expect((await writer().describe()).status.name).toBe('RUNNING');
 });
 
-test('no history holds a task token or anything else that completes another run\'s step', async () => {
+test("no history holds a task token or anything else that completes another run's step", async () => {
   const id = invoice(true);
   const { handle } = await rig.start({ invoiceNumber: id });
   await handle.result();
@@ -72,7 +72,12 @@ test('settings follow the deployment: a new tab gets its own writer; batch setti
   const newYear = rig.client.workflow.getHandle(ledgerWriterId(spreadsheetId, 'Paiements 2027', queue));
   /** Three payments at once through a worker of this configuration. */
   const threePayments = async (env: Record<string, string>, expected: { rowsWritten: number; batchesWritten: number }) => {
-    const worker: Worker = await createPaymentWorker({ config: loadConfig({ ...base, ...env }), connection, taskQueue: queue, workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE as string } });
+    const worker: Worker = await createPaymentWorker({
+      config: loadConfig({ ...base, ...env }),
+      connection,
+      taskQueue: queue,
+      workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE as string },
+    });
     await worker.runUntil(async () => {
       const ids = [invoice(), invoice(), invoice()];
       const input = (id: string) => ({ invoiceNumber: id, paymentMode: 'cb', paymentDate: '2027-01-05', tempoStatus: 200 });

@@ -52,8 +52,7 @@ function parseMetrics(text: string): (name: string, labels?: Record<string, stri
       const labels = Object.fromEntries([...(m?.[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
       return { name: m?.[1] ?? '', labels, value: Number(m?.[4]) };
     });
-  return (name, labels = {}) =>
-    samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+  return (name, labels = {}) => samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
 }
 
 describe('a worker process', () => {
@@ -137,7 +136,11 @@ describe('a worker process', () => {
   test('the worker set up the nightly Schedule at start, and a reconciliation counts its drift by kind in /metrics', async () => {
     const schedule = await rig.client.schedule.getHandle(reconcileScheduleId(rig.taskQueue)).describe();
     expect(schedule.action).toMatchObject({ workflowType: 'reconcilePaymentsWorkflow', taskQueue: rig.taskQueue, memo: { cron: '0 3 * * *', timeZone: 'Europe/Paris' } });
-    const entries = worker.output().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const entries = worker
+      .output()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(entries.find((e) => e.msg === 'reconciliation schedule')).toMatchObject({ change: 'created', cron: '0 3 * * *' });
     // The ambiguous bill and the refused key: their last runs failed.
     expect(reconciliation.drift).toEqual({ 'last-run-failed': 2 });
@@ -151,15 +154,29 @@ describe('a worker process', () => {
     const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(entries.every((e) => typeof e.time === 'string' && typeof e.level === 'string' && typeof e.msg === 'string')).toBe(true);
     const marked = entries.find((e) => e.msg === 'Armado bill marked paid' && e.invoice === '93001');
-    expect(marked).toMatchObject({ level: 'INFO', workflowId: expect.stringMatching(/^payment-sync-DEMO-93001-/), runId: expect.any(String), activity: 'updateArmadoBillPayment', attempt: 1, billId: expect.any(String) });
-    expect(entries.find((e) => e.msg === 'payment sync failed' && e.invoice === '93004')).toMatchObject({ level: 'WARN', workflowId: expect.any(String), runId: expect.any(String), failureType: 'ArmadoBillAmbiguous' });
+    expect(marked).toMatchObject({
+      level: 'INFO',
+      workflowId: expect.stringMatching(/^payment-sync-DEMO-93001-/),
+      runId: expect.any(String),
+      activity: 'updateArmadoBillPayment',
+      attempt: 1,
+      billId: expect.any(String),
+    });
+    expect(entries.find((e) => e.msg === 'payment sync failed' && e.invoice === '93004')).toMatchObject({
+      level: 'WARN',
+      workflowId: expect.any(String),
+      runId: expect.any(String),
+      failureType: 'ArmadoBillAmbiguous',
+    });
     expect(entries.filter((e) => e.msg === 'no Armado bill with this reference yet' && e.invoice === '93005')).toHaveLength(2);
   });
 
   test('the container health check passes against this worker, and fails where nothing listens', async () => {
     const check = (port: number) =>
       new Promise<number>((resolve) => {
-        const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'healthcheck.js'), 'worker'], { env: { PATH: process.env.PATH, METRICS_PORT: String(port) } });
+        const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'healthcheck.js'), 'worker'], {
+          env: { PATH: process.env.PATH, METRICS_PORT: String(port) },
+        });
         child.once('exit', (code) => resolve(code ?? 1));
       });
     expect(await check(worker.metricsPort)).toBe(0);
@@ -174,7 +191,13 @@ describe('a worker process', () => {
     const out = worker.output();
     const { username, password } = rig.sandboxes.tempo.credentials;
     const privateKey = (JSON.parse(readFileSync(rig.sandboxes.env.GOOGLE_APPLICATION_CREDENTIALS as string, 'utf8')) as { private_key: string }).private_key;
-    for (const secret of [password, rig.sandboxes.armado.apiKey, 'rotated', Buffer.from(`${username}:${password}`).toString('base64'), ...privateKey.split('\n').filter((l) => l.length > 20)]) {
+    for (const secret of [
+      password,
+      rig.sandboxes.armado.apiKey,
+      'rotated',
+      Buffer.from(`${username}:${password}`).toString('base64'),
+      ...privateKey.split('\n').filter((l) => l.length > 20),
+    ]) {
       expect(out).not.toContain(secret);
     }
     expect(out).not.toMatch(/Bearer [A-Za-z0-9._-]{10,}/);
@@ -204,7 +227,9 @@ test('SIGTERM: polling stops, the activity in flight finishes, the process exits
 
     const events = (await handle.fetchHistory()).events ?? [];
     const put = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updateArmadoBillPayment');
-    const completed = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED && Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === Number(put?.eventId));
+    const completed = events.filter(
+      (e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED && Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === Number(put?.eventId),
+    );
     expect(completed).toHaveLength(1);
     const pid = String(worker.child.pid);
     const afterEvents = (await after.handle.fetchHistory()).events ?? [];

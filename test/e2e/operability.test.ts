@@ -62,9 +62,15 @@ describe('findable runs', () => {
   });
 
   test('InvoiceNumber, PaymentMode and SyncOutcome select runs through the SDK', async () => {
-    const byInvoice = await eventually(() => list(`InvoiceNumber="${failed}"`), (l) => l.length === 1);
+    const byInvoice = await eventually(
+      () => list(`InvoiceNumber="${failed}"`),
+      (l) => l.length === 1,
+    );
     expect(byInvoice.map((e) => e.workflowId)).toEqual([failedId]);
-    const failedRuns = await eventually(() => list(`SyncOutcome="failed"`), (l) => l.length >= 1);
+    const failedRuns = await eventually(
+      () => list(`SyncOutcome="failed"`),
+      (l) => l.length >= 1,
+    );
     expect(failedRuns.map((e) => e.workflowId)).toContain(failedId);
     expect(failedRuns.map((e) => e.workflowId)).not.toContain(syncedId);
     expect((await list(`SyncOutcome="synced" AND PaymentMode="virement"`)).map((e) => e.workflowId)).toContain(syncedId);
@@ -82,7 +88,9 @@ describe('findable runs', () => {
 
   test('a one-line memo says what the run did, or why it failed', async () => {
     const ok = await rig.client.workflow.getHandle(syncedId).describe();
-    expect((ok.memo as unknown as PaymentSyncMemo).summary).toMatch(new RegExp(`^Invoice ${synced}: fully paid \\(virement, 2024-01-15T10:30:00\\+01:00, 795\\.60 €\\); ledger row \\d+ appended; Armado bill \\d+ marked paid$`));
+    expect((ok.memo as unknown as PaymentSyncMemo).summary).toMatch(
+      new RegExp(`^Invoice ${synced}: fully paid \\(virement, 2024-01-15T10:30:00\\+01:00, 795\\.60 €\\); ledger row \\d+ appended; Armado bill \\d+ marked paid$`),
+    );
     expect(await ok.staticSummary()).toBe(`Invoice ${synced} · virement · 2024-01-15T10:30:00+01:00 · 795.60 €`);
     const ko = await rig.client.workflow.getHandle(failedId).describe();
     const memo = ko.memo as unknown as PaymentSyncMemo;
@@ -91,10 +99,13 @@ describe('findable runs', () => {
     expect(memo.summary.length).toBeLessThanOrEqual(240);
   });
 
-  test('status: the current step and each step\'s outcome, while waiting and once done', async () => {
+  test("status: the current step and each step's outcome, while waiting and once done", async () => {
     const late = invoice({ bill: false });
     const { handle } = await rig.start({ invoiceNumber: late });
-    const waiting = await eventually(() => handle.query(statusQuery), (s) => s.steps.findArmadoBill.state === 'waiting' && s.steps.updatePaymentSheet.state === 'done');
+    const waiting = await eventually(
+      () => handle.query(statusQuery),
+      (s) => s.steps.findArmadoBill.state === 'waiting' && s.steps.updatePaymentSheet.state === 'done',
+    );
     expect(waiting).toMatchObject({
       invoiceNumber: late,
       outcome: 'running',
@@ -110,7 +121,11 @@ describe('findable runs', () => {
     expect((await handle.describe()).memo).toMatchObject({ summary: `Invoice ${late}: syncing payment virement, 2024-01-15T10:30:00+01:00` });
     await handle.terminate('test over');
     const ko = await rig.client.workflow.getHandle(failedId).query(statusQuery);
-    expect(ko).toMatchObject({ outcome: 'failed', currentStep: 'done', steps: { updatePaymentSheet: { state: 'done' }, findArmadoBill: { state: 'failed', errorType: 'ArmadoBillAmbiguous' } } });
+    expect(ko).toMatchObject({
+      outcome: 'failed',
+      currentStep: 'done',
+      steps: { updatePaymentSheet: { state: 'done' }, findArmadoBill: { state: 'failed', errorType: 'ArmadoBillAmbiguous' } },
+    });
   });
 });
 
@@ -141,7 +156,10 @@ describe('reset-safety', () => {
       const first = await handle.result();
       const events = (await handle.fetchHistory()).events ?? [];
       const ledgerScheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updatePaymentSheet');
-      const ledgerDone = events.find((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED && Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === Number(ledgerScheduled?.eventId));
+      const ledgerDone = events.find(
+        (e) =>
+          e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED && Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === Number(ledgerScheduled?.eventId),
+      );
       const resetPoint = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED && Number(e.eventId) > Number(ledgerDone?.eventId));
       const putBefore = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updateArmadoBillPayment');
       expect(Number(resetPoint?.eventId)).toBeLessThan(Number(putBefore?.eventId)); // the reset point is before the Armado write
@@ -173,9 +191,17 @@ describe('batch reset by visibility query', () => {
     rig.sandboxes.armado.apiKey = goodKey; // the fix: Armado accepts our key again
 
     const query = `SyncOutcome="failed" AND TaskQueue="${rig.taskQueue}"`;
-    await eventually(() => list('SyncOutcome="failed"'), (l) => l.length === 4);
+    await eventually(
+      () => list('SyncOutcome="failed"'),
+      (l) => l.length === 4,
+    );
     const dry = await batchReset(rig.client, { query, failureType: 'ArmadoAuthFailed', reason: 'test', dryRun: true });
-    expect(dry.filter((e) => e.action === 'would-reset').map((e) => e.invoiceNumber).sort()).toEqual([...keyFailures].sort());
+    expect(
+      dry
+        .filter((e) => e.action === 'would-reset')
+        .map((e) => e.invoiceNumber)
+        .sort(),
+    ).toEqual([...keyFailures].sort());
     expect(dry.find((e) => e.invoiceNumber === otherFailure)).toMatchObject({ action: 'skipped', failureType: 'TempoInvoiceNotFound' });
     for (const id of keyFailures) expect(rig.sandboxes.armado.putsFor(id)).toBe(0);
 
@@ -183,7 +209,10 @@ describe('batch reset by visibility query', () => {
     const script = join(PROJECT_ROOT, 'dist', 'src', 'cli.js');
     const env = { ...process.env, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS };
     const cli = await run(process.execPath, [script, 'reset-failed', '--dry-run', '--json', '--query', query, '--failure-type', 'ArmadoAuthFailed'], { env });
-    const planned = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as { workflowId: string; action: string });
+    const planned = cli.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { workflowId: string; action: string });
     expect(planned.map((e) => [e.workflowId, e.action]).sort()).toEqual(dry.map((e) => [e.workflowId, e.action]).sort());
     expect(cli.stderr).toContain(`${dry.length} run(s) matched: 3 would be reset, ${dry.length - 3} skipped, 0 error(s)`);
 

@@ -147,7 +147,7 @@ test('SheetsAuthFailed fails the run, yet Armado is updated', async () => {
   }
 });
 
-test('ArmadoValidationFailed keeps Armado\'s message', async () => {
+test("ArmadoValidationFailed keeps Armado's message", async () => {
   const id = invoice();
   const { handle } = await rig.start({ invoiceNumber: id, paymentMode: 'LCR' }); // configured as type 12, which Armado refuses
   expect((await failure(handle, 'ArmadoValidationFailed')).message).toContain('paymentType must be an integer from 1 to 8');
@@ -188,7 +188,10 @@ test('transient failures are retried: Tempo 429 honours Retry-After, Armado 503 
 
 test('no secret appears in any history of this run (inputs, results, failures)', async () => {
   const { tempo, armado, google } = rig.sandboxes;
-  const privateKeyBody = google.privateKeyForSecretScan.split('\n').filter((l) => l && !l.startsWith('-----')).slice(0, 3);
+  const privateKeyBody = google.privateKeyForSecretScan
+    .split('\n')
+    .filter((l) => l && !l.startsWith('-----'))
+    .slice(0, 3);
   const secrets = [
     tempo.credentials.password,
     Buffer.from(`${tempo.credentials.username}:${tempo.credentials.password}`).toString('base64'),

@@ -104,7 +104,11 @@ describe('nightly reconciliation', () => {
 
   test('a settlement Tempo got without a trigger is found and synced, with the settling payment', async () => {
     const f = finding(first, ids.settledByHand);
-    expect(f).toMatchObject({ kind: 'settled-in-tempo', action: 'sync-started', workflowId: expect.stringMatching(new RegExp(`^payment-sync-DEMO-${ids.settledByHand}-reconciled-`)) });
+    expect(f).toMatchObject({
+      kind: 'settled-in-tempo',
+      action: 'sync-started',
+      workflowId: expect.stringMatching(new RegExp(`^payment-sync-DEMO-${ids.settledByHand}-reconciled-`)),
+    });
     expect(f?.workflowId).not.toBe(firstSettlingRun);
     expect(ledgerRow(ids.settledByHand)?.slice(0, 6)).toEqual([ids.settledByHand, 'Payée', 'cheque', '2024-03-04 15:30', '200', String(bill(ids.settledByHand).id)]);
     expect(bill(ids.settledByHand)).toMatchObject({ paymentType: 1, paymentDate: '2024-03-04T15:30:00.000000' });
@@ -142,7 +146,8 @@ describe('nightly reconciliation', () => {
     expect(finding(second, ids.settledByHand)).toBeUndefined(); // final now: Payée with its bill id
     expect(second.drift).toEqual({ 'settled-in-tempo': 1, 'payment-missing': 1, 'bill-id-missing': 1, 'last-run-failed': 1 });
     const runs: string[] = [];
-    for await (const e of rig.client.workflow.list({ query: `WorkflowType="paymentSyncWorkflow" AND TaskQueue="${rig.taskQueue}" AND InvoiceNumber="${ids.settledByHand}"` })) runs.push(e.workflowId);
+    for await (const e of rig.client.workflow.list({ query: `WorkflowType="paymentSyncWorkflow" AND TaskQueue="${rig.taskQueue}" AND InvoiceNumber="${ids.settledByHand}"` }))
+      runs.push(e.workflowId);
     expect(runs).toHaveLength(3);
   });
 

@@ -69,13 +69,16 @@ test('find a failed run by InvoiceNumber, see its five activities and why it fai
   await page.getByRole('button', { name: 'Reset' }).click();
   const dialog = page.getByRole('dialog', { name: 'Reset Workflow' });
   await dialog.getByTestId('workflow-reset-event-id-select-button').click();
-  await dialog.getByRole('option', { name: /WorkflowTaskCompleted/ }).first().click();
+  await dialog
+    .getByRole('option', { name: /WorkflowTaskCompleted/ })
+    .first()
+    .click();
   await dialog.getByPlaceholder('Enter a reason').fill('bill unlocked in Armado');
   await page.screenshot({ path: join(ARTIFACTS, '4-reset-dialog.png') });
   await dialog.getByRole('button', { name: 'Confirm' }).click();
 
   let latest = await rig.client.workflow.getHandle(workflowId).describe();
-  for (const deadline = Date.now() + 30_000; latest.runId === first && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 30_000; latest.runId === first && Date.now() < deadline;) {
     await new Promise((r) => setTimeout(r, 200));
     latest = await rig.client.workflow.getHandle(workflowId).describe();
   }

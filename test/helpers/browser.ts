@@ -8,7 +8,16 @@ import { chromium, type Browser } from 'playwright-core';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 
 // Closed network here: without these, Chromium keeps calling Google's hosts and logging refusals.
-const ARGS = ['--no-sandbox', '--no-zygote', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--no-sandbox',
+  '--no-zygote',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const SYSTEM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
 interface Found {

@@ -66,7 +66,14 @@ describe('Tempo client', () => {
 describe('Armado client', () => {
   test('search returns every bill; 404 means none', async () => {
     const { armado, armadoPool } = rig();
-    armadoPool.intercept({ path: '/v1/bill?reference=20664', method: 'GET', headers: { ApiKey: SECRET_KEY } }).reply(200, [{ id: 7, reference: '20664' }, { id: 8, reference: 206640 }], json);
+    armadoPool.intercept({ path: '/v1/bill?reference=20664', method: 'GET', headers: { ApiKey: SECRET_KEY } }).reply(
+      200,
+      [
+        { id: 7, reference: '20664' },
+        { id: 8, reference: 206640 },
+      ],
+      json,
+    );
     armadoPool.intercept({ path: '/v1/bill?reference=1', method: 'GET' }).reply(404, { message: 'none' }, json);
     await expect(armado.searchBills('20664')).resolves.toEqual([
       { id: '7', reference: '20664', paymentType: null, paymentDate: null },
@@ -82,13 +89,17 @@ describe('Armado client', () => {
     expect(failure).toMatchObject({ type: 'ExternalApiUnavailable', nonRetryable: false, nextRetryDelay: 7000 });
   });
 
-  test('422 keeps Armado\'s message; 401 is an auth failure; 404 on PUT means the bill is gone', async () => {
+  test("422 keeps Armado's message; 401 is an auth failure; 404 on PUT means the bill is gone", async () => {
     const { armado, armadoPool } = rig();
     armadoPool.intercept({ path: '/v1/bill/7', method: 'PUT' }).reply(422, { message: 'paymentType invalide' }, json);
     armadoPool.intercept({ path: '/v1/bill/7', method: 'PUT' }).reply(401, { message: 'bad key' }, json);
     armadoPool.intercept({ path: '/v1/bill/7', method: 'PUT' }).reply(404, { message: 'gone' }, json);
     const payment = { paymentType: 2, paymentDate: '2024-01-15T00:00:00.000000' };
-    expect(await failureOf(armado.updateBillPayment('7', payment, '20664'))).toMatchObject({ type: 'ArmadoValidationFailed', nonRetryable: true, message: expect.stringContaining('paymentType invalide') });
+    expect(await failureOf(armado.updateBillPayment('7', payment, '20664'))).toMatchObject({
+      type: 'ArmadoValidationFailed',
+      nonRetryable: true,
+      message: expect.stringContaining('paymentType invalide'),
+    });
     expect(await failureOf(armado.updateBillPayment('7', payment, '20664'))).toMatchObject({ type: 'ArmadoAuthFailed', nonRetryable: true });
     expect(await failureOf(armado.updateBillPayment('7', payment, '20664'))).toMatchObject({ type: 'ArmadoBillNotFound' });
   });
@@ -116,16 +127,25 @@ describe('updateArmadoBillPayment activity', () => {
 
   test('reads the bill again: a PUT made by a crashed attempt or a reset run is not sent twice', async () => {
     const { armado, armadoPool } = rig();
-    armadoPool.intercept({ path: '/v1/bill?reference=20664', method: 'GET' }).reply(200, [{ id: 7, reference: '20664', paymentType: 2, paymentDate: '2024-01-15T00:00:00.000000' }], json);
+    armadoPool
+      .intercept({ path: '/v1/bill?reference=20664', method: 'GET' })
+      .reply(200, [{ id: 7, reference: '20664', paymentType: 2, paymentDate: '2024-01-15T00:00:00.000000' }], json);
     // No PUT is intercepted: the MockAgent refuses any request not declared above.
     const { updateArmadoBillPayment } = createArmadoActivities({ armado });
-    await expect(updateArmadoBillPayment({ ...payment, bill: staleSnapshot })).resolves.toEqual({ status: 'already-up-to-date', billId: '7', paymentType: 2, paymentDate: payment.paymentDate });
+    await expect(updateArmadoBillPayment({ ...payment, bill: staleSnapshot })).resolves.toEqual({
+      status: 'already-up-to-date',
+      billId: '7',
+      paymentType: 2,
+      paymentDate: payment.paymentDate,
+    });
   });
 
   test('PUTs when the fresh bill differs; a bill gone since the search is ArmadoBillNotFound', async () => {
     const { armado, armadoPool } = rig();
     armadoPool.intercept({ path: '/v1/bill?reference=20664', method: 'GET' }).reply(200, [{ id: 7, reference: '20664', paymentType: 1, paymentDate: null }], json);
-    armadoPool.intercept({ path: '/v1/bill/7', method: 'PUT', body: JSON.stringify({ paymentType: 2, paymentDate: payment.paymentDate }) }).reply(200, { id: 7, reference: '20664' }, json);
+    armadoPool
+      .intercept({ path: '/v1/bill/7', method: 'PUT', body: JSON.stringify({ paymentType: 2, paymentDate: payment.paymentDate }) })
+      .reply(200, { id: 7, reference: '20664' }, json);
     armadoPool.intercept({ path: '/v1/bill?reference=20664', method: 'GET' }).reply(200, [], json);
     const { updateArmadoBillPayment } = createArmadoActivities({ armado });
     await expect(updateArmadoBillPayment({ ...payment, bill: staleSnapshot })).resolves.toMatchObject({ status: 'updated', billId: '7' });

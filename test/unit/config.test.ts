@@ -97,7 +97,11 @@ describe('intake and caller configuration', () => {
       paymentModes: { lcr: 9 },
       intake: { port: 8787, token: 'x'.repeat(32) },
     });
-    expect(loadTemporalConfig({ TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_NAMESPACE: 'prod' })).toEqual({ address: 'temporal:7233', namespace: 'prod', taskQueue: 'payment-sync' });
+    expect(loadTemporalConfig({ TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_NAMESPACE: 'prod' })).toEqual({
+      address: 'temporal:7233',
+      namespace: 'prod',
+      taskQueue: 'payment-sync',
+    });
   });
 });
 

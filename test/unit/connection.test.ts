@@ -25,7 +25,13 @@ test('client certificate from the environment: mutual TLS, its material read, it
   const client = pki.issue('env-client');
   const s = temporalConnectionSettings(
     { address: 'temporal:7233', namespace: 'payments' },
-    { ...NO_FILE, TEMPORAL_TLS_CLIENT_CERT_PATH: client.certFile, TEMPORAL_TLS_CLIENT_KEY_PATH: client.keyFile, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caFile, TEMPORAL_TLS_SERVER_NAME: 'temporal' },
+    {
+      ...NO_FILE,
+      TEMPORAL_TLS_CLIENT_CERT_PATH: client.certFile,
+      TEMPORAL_TLS_CLIENT_KEY_PATH: client.keyFile,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caFile,
+      TEMPORAL_TLS_SERVER_NAME: 'temporal',
+    },
   );
   expect(s.security).toBe('mutual-tls');
   expect(s.options.tls).toMatchObject({ serverNameOverride: 'temporal', clientCertPair: { crt: expect.anything(), key: expect.anything() } });
@@ -42,7 +48,10 @@ test('a temporal.toml profile gives address, namespace and TLS; DESIGN variables
   );
   const fromProfile = temporalConnectionSettings(design, { TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod' });
   expect(fromProfile).toMatchObject({ address: 'temporal.internal:7233', namespace: 'payments', security: 'mutual-tls' });
-  const overridden = temporalConnectionSettings({ address: '10.0.0.5:7233', namespace: 'other' }, { TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod', TEMPORAL_ADDRESS: '10.0.0.5:7233', TEMPORAL_NAMESPACE: 'other' });
+  const overridden = temporalConnectionSettings(
+    { address: '10.0.0.5:7233', namespace: 'other' },
+    { TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod', TEMPORAL_ADDRESS: '10.0.0.5:7233', TEMPORAL_NAMESPACE: 'other' },
+  );
   expect(overridden).toMatchObject({ address: '10.0.0.5:7233', namespace: 'other', security: 'mutual-tls' });
 });
 
@@ -56,7 +65,9 @@ test('mistakes are named by their variable, and no file content or key is in the
   expect(() => temporalConnectionSettings(design, { ...NO_FILE, TEMPORAL_TLS_CLIENT_CERT_PATH: '/nope/client.pem', TEMPORAL_TLS_CLIENT_KEY_PATH: client.keyFile })).toThrow(
     'TEMPORAL_TLS_CLIENT_CERT_PATH: the client certificate file /nope/client.pem does not exist',
   );
-  expect(() => temporalConnectionSettings(design, { ...NO_FILE, TEMPORAL_TLS_CLIENT_CERT_PATH: client.certFile })).toThrow(/TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: set both/);
+  expect(() => temporalConnectionSettings(design, { ...NO_FILE, TEMPORAL_TLS_CLIENT_CERT_PATH: client.certFile })).toThrow(
+    /TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: set both/,
+  );
   let message = '';
   try {
     temporalConnectionSettings(design, { ...NO_FILE, TEMPORAL_TLS_CLIENT_CERT_PATH: client.keyFile, TEMPORAL_TLS_CLIENT_KEY_PATH: client.keyFile });

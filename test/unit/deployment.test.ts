@@ -36,11 +36,26 @@ const services = compose.services;
 
 /** Every variable of DESIGN §5 (and the §3–§4 ones it refers to). */
 const DESIGN_VARIABLES = [
-  'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE',
-  'TEMPO_BASE_URL', 'TEMPO_DOSSIER', 'TEMPO_USERNAME', 'TEMPO_PASSWORD',
-  'ARMADO_BASE_URL', 'ARMADO_API_KEY', 'ARMADO_TIMEOUT', 'ARMADO_TIMEZONE',
-  'GOOGLE_SHEETS_SPREADSHEET_ID', 'GOOGLE_SHEETS_SHEET_NAME', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_OAUTH_TOKEN_URL', 'GOOGLE_SHEETS_BASE_URL',
-  'PAYMENT_MODE_MAP', 'INTAKE_PORT', 'INTAKE_TOKEN', 'METRICS_PORT',
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_TASK_QUEUE',
+  'TEMPO_BASE_URL',
+  'TEMPO_DOSSIER',
+  'TEMPO_USERNAME',
+  'TEMPO_PASSWORD',
+  'ARMADO_BASE_URL',
+  'ARMADO_API_KEY',
+  'ARMADO_TIMEOUT',
+  'ARMADO_TIMEZONE',
+  'GOOGLE_SHEETS_SPREADSHEET_ID',
+  'GOOGLE_SHEETS_SHEET_NAME',
+  'GOOGLE_APPLICATION_CREDENTIALS',
+  'GOOGLE_OAUTH_TOKEN_URL',
+  'GOOGLE_SHEETS_BASE_URL',
+  'PAYMENT_MODE_MAP',
+  'INTAKE_PORT',
+  'INTAKE_TOKEN',
+  'METRICS_PORT',
 ];
 
 describe('docker-compose.yml', () => {
@@ -84,8 +99,19 @@ describe('docker-compose.yml', () => {
     expect(services.worker!.build).toBe('.');
     // Where each published port listens when .env says nothing: compose's own interpolation of the defaults.
     const hostIp = (service: string) =>
-      (services[service]!.ports ?? []).map((p) => p.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1').split(':').slice(0, -2).join(':') || '0.0.0.0');
-    expect(Object.keys(services).filter((name) => services[name]!.ports).sort()).toEqual(['intake', 'temporal', 'temporal-ui']);
+      (services[service]!.ports ?? []).map(
+        (p) =>
+          p
+            .replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')
+            .split(':')
+            .slice(0, -2)
+            .join(':') || '0.0.0.0',
+      );
+    expect(
+      Object.keys(services)
+        .filter((name) => services[name]!.ports)
+        .sort(),
+    ).toEqual(['intake', 'temporal', 'temporal-ui']);
     expect(hostIp('temporal')).toEqual(['127.0.0.1']);
     expect(hostIp('temporal-ui')).toEqual(['127.0.0.1']);
     expect(hostIp('intake')).toEqual(['0.0.0.0']); // the one public entry, behind its bearer token
@@ -164,7 +190,9 @@ describe('Dockerfile', () => {
   });
 
   test('the build stage compiles and bundles the workflows, then drops dev dependencies', () => {
-    const build = stages()[0]!.body.map((i) => i.args).join('\n');
+    const build = stages()[0]!
+      .body.map((i) => i.args)
+      .join('\n');
     expect(build).toContain('npm run build');
     expect(build).toContain('node dist/src/scripts/bundle-workflows.js dist/workflow-bundle.js');
     expect(build).toContain('npm prune --omit=dev');
@@ -219,7 +247,7 @@ test('deploy/temporal/create-namespace.sh (the admin-tools job) creates a namesp
   }
 });
 
-test('the image\'s bundle script wrote the bundle every worker process of this run loads (WORKFLOW_BUNDLE)', () => {
+test("the image's bundle script wrote the bundle every worker process of this run loads (WORKFLOW_BUNDLE)", () => {
   // global-setup runs dist/src/scripts/bundle-workflows.js, as the Dockerfile does; worker processes in
   // observability.test.ts and worker-crash.test.ts start with WORKFLOW_BUNDLE pointing at its output.
   const bundle = readFileSync(process.env.TEST_WORKFLOW_BUNDLE as string, 'utf8');

@@ -10,8 +10,21 @@ const armadoDate = (text: string, tz = 'Europe/Paris') => formatArmadoDate(toWal
 describe('payment modes', () => {
   const table = buildPaymentModeTable();
   test.each([
-    ['cheque', 1], ['Chèque', 1], ['  CHÈQUE  ', 1], ['virement', 2], ['CB', 3], ['carte', 3], ['Espèces', 4], ['liquide', 4],
-    ['cash', 4], ['Prélèvement', 5], ['SEPA', 5], ['paypal', 6], ['Stripe', 7], ['autre', 8], ['other', 8],
+    ['cheque', 1],
+    ['Chèque', 1],
+    ['  CHÈQUE  ', 1],
+    ['virement', 2],
+    ['CB', 3],
+    ['carte', 3],
+    ['Espèces', 4],
+    ['liquide', 4],
+    ['cash', 4],
+    ['Prélèvement', 5],
+    ['SEPA', 5],
+    ['paypal', 6],
+    ['Stripe', 7],
+    ['autre', 8],
+    ['other', 8],
   ])('%s → %i', (mode, type) => {
     expect(resolvePaymentMode(mode, table).paymentType).toBe(type);
   });
@@ -53,12 +66,9 @@ describe('Armado dates (Europe/Paris)', () => {
     expect(armadoDate(input)).toBe(expected);
   });
 
-  test.each(['2024-02-30', '2023-02-29', '2024-13-01', '2024-01-15T10:30:00', '2024-01-15T24:00:00Z', '15/01/2024', '2024-01-15T10:30:00+25:00', ''])(
-    'rejects %p',
-    (input) => {
-      expect(parsePaymentDate(input)).toBeUndefined();
-    },
-  );
+  test.each(['2024-02-30', '2023-02-29', '2024-13-01', '2024-01-15T10:30:00', '2024-01-15T24:00:00Z', '15/01/2024', '2024-01-15T10:30:00+25:00', ''])('rejects %p', (input) => {
+    expect(parsePaymentDate(input)).toBeUndefined();
+  });
 
   test('the same moment compares equal whatever fraction Armado echoes back', () => {
     expect(sameArmadoDate('2024-01-15T10:30:00', '2024-01-15T10:30:00.000000')).toBe(true);
@@ -125,7 +135,13 @@ describe('run memo', () => {
   const facts = { invoiceNumber: '20664', paymentMode: 'virement', paymentDate: '2024-01-15', amount: 795.6 };
   test('one line per outcome, naming invoice, payment, ledger row and bill', () => {
     expect(runningMemo(facts).summary).toBe('Invoice 20664: syncing payment virement, 2024-01-15, 795.60 €');
-    const result = { invoiceNumber: '20664', fullyPaid: true, outcome: 'synced' as const, sheet: { status: 'appended' as const, row: 5 }, armado: { status: 'updated' as const, billId: '42', paymentType: 2, paymentDate: 'x' } };
+    const result = {
+      invoiceNumber: '20664',
+      fullyPaid: true,
+      outcome: 'synced' as const,
+      sheet: { status: 'appended' as const, row: 5 },
+      armado: { status: 'updated' as const, billId: '42', paymentType: 2, paymentDate: 'x' },
+    };
     expect(completedMemo(facts, result).summary).toBe('Invoice 20664: fully paid (virement, 2024-01-15, 795.60 €); ledger row 5 appended; Armado bill 42 marked paid');
     expect(completedMemo(facts, { ...result, fullyPaid: false, outcome: 'partially-paid', armado: { status: 'skipped-partial' } }).summary).toBe(
       'Invoice 20664: partially paid (virement, 2024-01-15, 795.60 €); ledger row 5 appended; Armado left unpaid',

@@ -13,7 +13,11 @@ const run = (over: Partial<KnownRun> & { amount?: number; date?: string } = {}):
   ...over,
 });
 const facts = (over: Partial<InvoiceFacts>): InvoiceFacts => ({
-  candidate: { invoiceNumber: '1', reason: 'partially-paid', ledger: { row: 2, invoiceNumber: '1', status: 'Partiellement payée', paymentMode: 'cb', paymentDate: '2024-01-10', amount: '100', billId: '', workflowId: 'w' } },
+  candidate: {
+    invoiceNumber: '1',
+    reason: 'partially-paid',
+    ledger: { row: 2, invoiceNumber: '1', status: 'Partiellement payée', paymentMode: 'cb', paymentDate: '2024-01-10', amount: '100', billId: '', workflowId: 'w' },
+  },
   tempo: { found: true, fullyPaid: true, settledOn: '20240111', totalAmount: 100, paidAmount: 100 },
   bills: [{ id: '7', paymentType: null, paymentDate: null }],
   runs: [run()],
@@ -40,28 +44,58 @@ describe('judgeInvoice', () => {
   });
 
   test('runs Tempo refused (status ≠ 200) are not payments: they neither count nor make the last run failed', () => {
-    const refused = run({ status: 'FAILED', failureType: 'TempoUpdateNotConfirmed', startedAt: '2024-02-01T00:00:00Z', input: { invoiceNumber: '1', paymentMode: 'cb', paymentDate: '2024-01-20', tempoStatus: 500, amount: 999 } });
+    const refused = run({
+      status: 'FAILED',
+      failureType: 'TempoUpdateNotConfirmed',
+      startedAt: '2024-02-01T00:00:00Z',
+      input: { invoiceNumber: '1', paymentMode: 'cb', paymentDate: '2024-01-20', tempoStatus: 500, amount: 999 },
+    });
     expect(judgeInvoice(facts({ runs: [run(), refused] }), hash).finding).toMatchObject({ kind: 'settled-in-tempo', action: 'sync-started' });
   });
 
   test('paid in the ledger: Armado must carry that payment, to the minute', () => {
     const paid = (bill: InvoiceFacts['bills'][number], billId = '') =>
-      judgeInvoice(facts({ candidate: { invoiceNumber: '1', reason: 'paid-without-bill', ledger: { row: 2, invoiceNumber: '1', status: 'Payée', paymentMode: 'cb', paymentDate: '2024-01-10 09:30', amount: '100', billId, workflowId: 'w' } }, bills: [bill] }), hash).finding;
+      judgeInvoice(
+        facts({
+          candidate: {
+            invoiceNumber: '1',
+            reason: 'paid-without-bill',
+            ledger: { row: 2, invoiceNumber: '1', status: 'Payée', paymentMode: 'cb', paymentDate: '2024-01-10 09:30', amount: '100', billId, workflowId: 'w' },
+          },
+          bills: [bill],
+        }),
+        hash,
+      ).finding;
     expect(paid({ id: '7', paymentType: 3, paymentDate: '2024-01-10T09:30:00.000000' })).toMatchObject({ kind: 'bill-id-missing' });
     expect(paid({ id: '7', paymentType: 3, paymentDate: '2024-01-10T09:30:00.000000' }, '7')).toMatchObject({ kind: 'in-sync' });
-    expect(paid({ id: '7', paymentType: 2, paymentDate: '2024-01-10T09:30:00.000000' })).toMatchObject({ kind: 'armado-disagrees', detail: expect.stringContaining('paymentType 2') });
+    expect(paid({ id: '7', paymentType: 2, paymentDate: '2024-01-10T09:30:00.000000' })).toMatchObject({
+      kind: 'armado-disagrees',
+      detail: expect.stringContaining('paymentType 2'),
+    });
     expect(paid({ id: '7', paymentType: null, paymentDate: null })).toMatchObject({ kind: 'armado-disagrees', detail: expect.stringContaining('carries no payment') });
   });
 
   test('Tempo not settled while the ledger says Payée, or Armado shows a payment: reported', () => {
     const notSettled = { found: true as const, fullyPaid: false, paidAmount: 100 };
-    const ledgerPaid = facts({ tempo: notSettled, candidate: { invoiceNumber: '1', reason: 'paid-without-bill', ledger: { row: 2, invoiceNumber: '1', status: 'Payée', paymentMode: 'cb', paymentDate: '2024-01-10', amount: '100', billId: '', workflowId: 'w' } } });
+    const ledgerPaid = facts({
+      tempo: notSettled,
+      candidate: {
+        invoiceNumber: '1',
+        reason: 'paid-without-bill',
+        ledger: { row: 2, invoiceNumber: '1', status: 'Payée', paymentMode: 'cb', paymentDate: '2024-01-10', amount: '100', billId: '', workflowId: 'w' },
+      },
+    });
     expect(judgeInvoice(ledgerPaid, hash).finding.kind).toBe('tempo-not-settled');
     expect(judgeInvoice(facts({ tempo: notSettled, bills: [{ id: '7', paymentType: 3, paymentDate: '2024-01-10T00:00:00.000000' }] }), hash).finding.kind).toBe('armado-disagrees');
   });
 
   test('the summary counts every finding but lists a bounded number', () => {
-    const many = Array.from({ length: MAX_REPORTED_FINDINGS + 5 }, (_, i) => ({ invoiceNumber: String(i), kind: 'payment-missing' as const, action: 'operator' as const, detail: '' }));
+    const many = Array.from({ length: MAX_REPORTED_FINDINGS + 5 }, (_, i) => ({
+      invoiceNumber: String(i),
+      kind: 'payment-missing' as const,
+      action: 'operator' as const,
+      detail: '',
+    }));
     const summary = addFindings(emptySummary('r', 'now', { dryRun: false }), [...many, { invoiceNumber: 'x', kind: 'in-sync', action: 'none', detail: '' }]);
     expect(summary).toMatchObject({ checked: MAX_REPORTED_FINDINGS + 6, inSync: 1, drift: { 'payment-missing': MAX_REPORTED_FINDINGS + 5 }, findingsOmitted: 5 });
     expect(summary.findings).toHaveLength(MAX_REPORTED_FINDINGS);
@@ -73,7 +107,14 @@ describe('backfill file', () => {
 
   test('CSV with a BOM, ";" and decimal commas, as a French spreadsheet exports it; tempoStatus defaults to 200', () => {
     const lines = readBackfillFile('x.csv', '\uFEFFFacture;Mode;Date;Montant;Payment_ID\r\n20664;Virement;2024-01-15;795,60;T-1\r\n', options);
-    expect(lines).toEqual([{ line: 2, input: { invoiceNumber: '20664', paymentMode: 'Virement', paymentDate: '2024-01-15', amount: 795.6, paymentId: 'T-1', tempoStatus: 200 }, workflowId: 'payment-sync-DEMO-20664-T-1', duplicateOf: undefined }]);
+    expect(lines).toEqual([
+      {
+        line: 2,
+        input: { invoiceNumber: '20664', paymentMode: 'Virement', paymentDate: '2024-01-15', amount: 795.6, paymentId: 'T-1', tempoStatus: 200 },
+        workflowId: 'payment-sync-DEMO-20664-T-1',
+        duplicateOf: undefined,
+      },
+    ]);
   });
 
   test('quoted CSV fields keep their commas; line numbers count physical lines', () => {

@@ -70,7 +70,12 @@ test(`${RUNS} runs waiting through a ${OUTAGE_HOURS} h Sheets outage: bounded wr
     const handles = await Promise.all(
       invoices.map((invoiceNumber) =>
         // As the client starts them: the invoice number is a search attribute from the start.
-        env.client.workflow.start('paymentSyncWorkflow', { taskQueue, workflowId: `outage-${invoiceNumber}`, typedSearchAttributes: [{ key: InvoiceNumberKey, value: invoiceNumber }], args: [{ invoiceNumber, paymentMode: 'virement', paymentDate: '2024-01-15T10:30:00+01:00', tempoStatus: 200 }] }),
+        env.client.workflow.start('paymentSyncWorkflow', {
+          taskQueue,
+          workflowId: `outage-${invoiceNumber}`,
+          typedSearchAttributes: [{ key: InvoiceNumberKey, value: invoiceNumber }],
+          args: [{ invoiceNumber, paymentMode: 'virement', paymentDate: '2024-01-15T10:30:00+01:00', tempoStatus: 200 }],
+        }),
       ),
     );
     // Sheets comes back once the server's (skipped) clock has moved OUTAGE_HOURS on; meanwhile the runs wait.

@@ -91,10 +91,7 @@ test('fully paid: ledger row, then Armado updated, then the bill id filled into 
     sheet: { status: 'appended', row: 7 },
     armado: { status: 'updated', billId: '1000', paymentType: 2, paymentDate: '2024-01-15T10:30:00.000000' },
   });
-  expect(rows).toEqual([
-    expect.objectContaining({ invoiceNumber: '20664', status: 'Payée', paymentMode: 'virement' }),
-    expect.objectContaining({ armadoBillId: '1000' }),
-  ]);
+  expect(rows).toEqual([expect.objectContaining({ invoiceNumber: '20664', status: 'Payée', paymentMode: 'virement' }), expect.objectContaining({ armadoBillId: '1000' })]);
   expect(rows[0]).not.toHaveProperty('armadoBillId');
 });
 

@@ -9,9 +9,7 @@ import { installQuietRuntime } from '../helpers/e2e';
 const HISTORIES = join(__dirname, '..', 'histories');
 
 function historyFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? historyFiles(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : [],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? historyFiles(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : []));
 }
 
 /** The branches DESIGN §1 and §6 define; each must have a recording. */

@@ -70,7 +70,7 @@ interface StepFailure {
 
 function failureOf(step: StepName, err: unknown): StepFailure {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  const type = cause instanceof ApplicationFailure && cause.type ? cause.type : (cause as Error | undefined)?.name ?? 'Error';
+  const type = cause instanceof ApplicationFailure && cause.type ? cause.type : ((cause as Error | undefined)?.name ?? 'Error');
   const message = cause instanceof Error ? cause.message : String(cause);
   return { step, type, message, cause: err instanceof Error ? err : new Error(String(err)) };
 }
@@ -172,7 +172,11 @@ export async function legacyPaymentSyncWorkflow(rawInput: PaymentSyncInput): Pro
     throw err;
   }
   try {
-    payment = await step('confirmTempoUpdate', () => confirmTempoUpdate(input), (p) => `paymentType ${p.paymentType}`);
+    payment = await step(
+      'confirmTempoUpdate',
+      () => confirmTempoUpdate(input),
+      (p) => `paymentType ${p.paymentType}`,
+    );
   } catch (err) {
     failRun([failureOf('confirmTempoUpdate', err)]);
   }
@@ -199,7 +203,11 @@ export async function legacyPaymentSyncWorkflow(rawInput: PaymentSyncInput): Pro
   async function findBillPatiently(deadline: number): Promise<ArmadoBill> {
     for (;;) {
       try {
-        return await step('findArmadoBill', () => findArmadoBill({ invoiceNumber: payment.invoiceNumber }), (b) => `bill ${b.id}`);
+        return await step(
+          'findArmadoBill',
+          () => findArmadoBill({ invoiceNumber: payment.invoiceNumber }),
+          (b) => `bill ${b.id}`,
+        );
       } catch (err) {
         if (!isFailureOfType(err, ErrorType.ArmadoBillNotFound)) throw err;
         const remaining = deadline - Date.now();
@@ -237,7 +245,11 @@ export async function legacyPaymentSyncWorkflow(rawInput: PaymentSyncInput): Pro
 
   // The ledger and Armado branches run side by side; neither's failure stops the other.
   const [ledger, armado] = await Promise.allSettled([
-    step('updatePaymentSheet', () => updatePaymentSheet(row), (r) => `${r.status} row ${r.row}`),
+    step(
+      'updatePaymentSheet',
+      () => updatePaymentSheet(row),
+      (r) => `${r.status} row ${r.row}`,
+    ),
     fullyPaid
       ? syncArmado()
       : Promise.resolve<ArmadoOutcome>({ status: 'skipped-partial' }).then((o) => {
@@ -259,7 +271,11 @@ export async function legacyPaymentSyncWorkflow(rawInput: PaymentSyncInput): Pro
   if (armadoOutcome.status !== 'skipped-partial') {
     // Fill in the ledger's "Bill Armado" column now that the bill is known; the row stays where it is.
     try {
-      const filled = await step('updatePaymentSheet', () => updatePaymentSheet({ ...row, armadoBillId: armadoOutcome.billId }), (r) => `${r.status} row ${r.row}`);
+      const filled = await step(
+        'updatePaymentSheet',
+        () => updatePaymentSheet({ ...row, armadoBillId: armadoOutcome.billId }),
+        (r) => `${r.status} row ${r.row}`,
+      );
       sheet = { status: sheet.status, row: filled.row };
     } catch (err) {
       failRun([failureOf('updatePaymentSheet', err)]);
