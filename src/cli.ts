@@ -3,7 +3,6 @@
 // environment (and .env), like the service's. Exit codes: 0 ok, 1 a run or check failed, 2 bad usage or input.
 import { parseArgs } from 'node:util';
 import { Client, WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import {
   describePaymentSync,
   findPaymentSyncs,
@@ -15,6 +14,7 @@ import {
   type PaymentSyncView,
 } from './client/payment-sync-client';
 import { ConfigError, loadCallerConfig, loadConfig, loadDotEnv, loadPaymentModeMap, loadTemporalConfig, type Config } from './config';
+import { describeFailure } from './domain/errors';
 import { BUILT_IN_PAYMENT_MODES, buildPaymentModeTable, normalizePaymentMode } from './domain/payment-modes';
 import { runDoctor } from './operations/doctor';
 import { readFileSync } from 'node:fs';
@@ -308,8 +308,7 @@ async function showResult(client: Client, workflowId: string, io: CliIo, json: b
     return 0;
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
-    const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
-    const failure = { type: cause?.type ?? err.cause?.name ?? 'WorkflowFailed', message: cause?.message ?? err.message };
+    const failure = describeFailure(err);
     if (json) io.out(JSON.stringify({ failure }));
     io.err(`${workflowId} failed: ${failure.type}: ${failure.message}`);
     return 1;

@@ -1,8 +1,7 @@
 // Starting a payment sync from TypeScript: validated input, the DESIGN §2 workflow id, no double processing.
 import { createHash } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { ErrorType } from '../domain/errors';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { describeFailure, ErrorType } from '../domain/errors';
 import { checkPaymentInput, type InputProblem, type PaymentSyncInput } from '../domain/payment-input';
 import { acceptedPaymentModes, normalizePaymentMode, type PaymentModeTable } from '../domain/payment-modes';
 import type { PaymentSyncResult, PaymentSyncStatus } from '../domain/payment-sync';
@@ -142,10 +141,10 @@ export async function describePaymentSync(client: Client, workflowId: string, ru
   return view;
 }
 
+/** The run's DESIGN §6 failure; a run that was terminated, cancelled or timed out reads as its status. */
 function failureSummary(err: unknown, status: string): { type: string; message: string } {
-  const cause = err instanceof WorkflowFailedError ? err.cause : err;
-  if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'ApplicationFailure', message: cause.message };
-  return { type: status, message: cause instanceof Error ? cause.message : String(cause) };
+  const failure = describeFailure(err);
+  return status === 'FAILED' ? failure : { type: status, message: failure.message };
 }
 
 /** Every payment sync of one invoice, newest first. */

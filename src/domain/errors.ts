@@ -80,3 +80,8 @@ export function failureMessageOf(err: unknown): string {
     return `no answer in time (${cause.timeoutType !== undefined ? `timeout type ${cause.timeoutType}` : 'timed out'}); the API stayed unavailable through every retry`;
   return cause instanceof Error ? cause.message : String(cause);
 }
+
+/** Type and message together, for what prints a failure (CLI, demo, doctor, the client's view). */
+export function describeFailure(err: unknown): { type: string; message: string } {
+  return { type: failureTypeOf(err), message: failureMessageOf(err) };
+}

@@ -1,14 +1,13 @@
 // `tempo-armado-sync doctor`: one harmless call per system, each answered OK or with what to fix.
 // Messages come from the typed clients (which never carry a secret) or are written here.
 import { Client, type Connection } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { ArmadoClient } from '../clients/armado';
 import { loadServiceAccount, SheetsClient } from '../clients/sheets';
 import { TempoClient } from '../clients/tempo';
 import type { Config } from '../config';
 import { connectClient, temporalConnectionSettings, type TemporalConnectionSettings } from '../temporal/connection';
-import { ErrorType } from '../domain/errors';
+import { ErrorType, failureMessageOf, failureTypeOf } from '../domain/errors';
 import { LEDGER_HEADER } from '../domain/payment-sync';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/contract';
 
@@ -19,13 +18,6 @@ export interface DoctorCheck {
 }
 
 const DEADLINE_MS = 10_000;
-
-function typeOf(err: unknown): string | undefined {
-  return err instanceof ApplicationFailure ? (err.type ?? undefined) : undefined;
-}
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** How the connection is secured, and until when the client certificate is valid. */
 function securityOf(settings: TemporalConnectionSettings): string {
@@ -39,7 +31,7 @@ async function checkTemporal(config: Config, env: NodeJS.ProcessEnv): Promise<Do
   try {
     settings = temporalConnectionSettings(config.temporal, env);
   } catch (err) {
-    return { name: 'temporal', ok: false, message: messageOf(err) };
+    return { name: 'temporal', ok: false, message: failureMessageOf(err) };
   }
   const address = settings.address;
   const security = securityOf(settings);
@@ -56,7 +48,7 @@ async function checkTemporal(config: Config, env: NodeJS.ProcessEnv): Promise<Do
     return {
       name: 'temporal',
       ok: false,
-      message: `cannot reach Temporal at ${address} (${security}; ${messageOf(err)}): start it (npm start) or fix TEMPORAL_ADDRESS and the TLS settings`,
+      message: `cannot reach Temporal at ${address} (${security}; ${failureMessageOf(err)}): start it (npm start) or fix TEMPORAL_ADDRESS and the TLS settings`,
     };
   }
   try {
@@ -68,7 +60,7 @@ async function checkTemporal(config: Config, env: NodeJS.ProcessEnv): Promise<Do
       return {
         name: 'temporal',
         ok: false,
-        message: `namespace "${namespace}" is not usable at ${address} (${messageOf(err)}): create it (temporal operator namespace create ${namespace}) or fix TEMPORAL_NAMESPACE`,
+        message: `namespace "${namespace}" is not usable at ${address} (${failureMessageOf(err)}): create it (temporal operator namespace create ${namespace}) or fix TEMPORAL_NAMESPACE`,
       };
     }
     const { customAttributes: keys } = await connection.withDeadline(Date.now() + DEADLINE_MS, () => connection!.operatorService.listSearchAttributes({ namespace }));
@@ -87,7 +79,7 @@ async function checkTemporal(config: Config, env: NodeJS.ProcessEnv): Promise<Do
       message: `namespace "${namespace}" at ${address} (${security}); search attributes ${SEARCH_ATTRIBUTE_KEYS.map((k) => k.name).join(', ')} registered`,
     };
   } catch (err) {
-    return { name: 'temporal', ok: false, message: `Temporal at ${address} answered an error (${messageOf(err)})` };
+    return { name: 'temporal', ok: false, message: `Temporal at ${address} answered an error (${failureMessageOf(err)})` };
   } finally {
     await connection.close();
   }
@@ -102,7 +94,7 @@ async function checkTempo(config: Config, probeInvoice: string): Promise<DoctorC
       message: `credentials accepted; invoice ${probeInvoice} of dossier ${config.tempo.dossier} read (${status.fullyPaid ? 'fully paid' : 'not fully paid'})`,
     };
   } catch (err) {
-    switch (typeOf(err)) {
+    switch (failureTypeOf(err)) {
       case ErrorType.TempoInvoiceNotFound:
         return {
           name: 'tempo',
@@ -110,9 +102,9 @@ async function checkTempo(config: Config, probeInvoice: string): Promise<DoctorC
           message: `credentials accepted (FACTURE answered 404 for probe invoice ${probeInvoice}; give --invoice <a real one> to check dossier ${config.tempo.dossier} too)`,
         };
       case ErrorType.TempoAuthFailed:
-        return { name: 'tempo', ok: false, message: `Tempo refused the credentials: fix TEMPO_USERNAME / TEMPO_PASSWORD (${messageOf(err)})` };
+        return { name: 'tempo', ok: false, message: `Tempo refused the credentials: fix TEMPO_USERNAME / TEMPO_PASSWORD (${failureMessageOf(err)})` };
       default:
-        return { name: 'tempo', ok: false, message: `Tempo did not answer as expected: check TEMPO_BASE_URL and the network (${messageOf(err)})` };
+        return { name: 'tempo', ok: false, message: `Tempo did not answer as expected: check TEMPO_BASE_URL and the network (${failureMessageOf(err)})` };
     }
   }
 }
@@ -125,8 +117,9 @@ async function checkArmado(config: Config): Promise<DoctorCheck> {
     const exact = bills.filter((b) => b.reference === probe).length;
     return { name: 'armado', ok: true, message: `API key accepted (bill search for a probe reference found ${exact} bill(s))` };
   } catch (err) {
-    if (typeOf(err) === ErrorType.ArmadoAuthFailed) return { name: 'armado', ok: false, message: `Armado refused the API key: fix ARMADO_API_KEY (${messageOf(err)})` };
-    return { name: 'armado', ok: false, message: `Armado did not answer as expected: check ARMADO_BASE_URL and the network (${messageOf(err)})` };
+    if (failureTypeOf(err) === ErrorType.ArmadoAuthFailed)
+      return { name: 'armado', ok: false, message: `Armado refused the API key: fix ARMADO_API_KEY (${failureMessageOf(err)})` };
+    return { name: 'armado', ok: false, message: `Armado did not answer as expected: check ARMADO_BASE_URL and the network (${failureMessageOf(err)})` };
   }
 }
 
@@ -143,24 +136,24 @@ async function checkSheets(config: Config): Promise<DoctorCheck> {
     }
     return { name: 'sheets', ok: true, message: `tab "${sheetName}" readable; ledger header in place` };
   } catch (err) {
-    switch (typeOf(err)) {
+    switch (failureTypeOf(err)) {
       case ErrorType.SheetsAuthFailed:
         return {
           name: 'sheets',
           ok: false,
-          message: `Google refused access: share the spreadsheet with ${serviceAccount} as Editor, or check GOOGLE_APPLICATION_CREDENTIALS (${messageOf(err)})`,
+          message: `Google refused access: share the spreadsheet with ${serviceAccount} as Editor, or check GOOGLE_APPLICATION_CREDENTIALS (${failureMessageOf(err)})`,
         };
       case ErrorType.SheetsRequestRejected:
         return {
           name: 'sheets',
           ok: false,
-          message: `Google rejected the read: check GOOGLE_SHEETS_SPREADSHEET_ID and that the tab "${sheetName}" exists (GOOGLE_SHEETS_SHEET_NAME) (${messageOf(err)})`,
+          message: `Google rejected the read: check GOOGLE_SHEETS_SPREADSHEET_ID and that the tab "${sheetName}" exists (GOOGLE_SHEETS_SHEET_NAME) (${failureMessageOf(err)})`,
         };
       default:
         return {
           name: 'sheets',
           ok: false,
-          message: `Google did not answer as expected: check GOOGLE_OAUTH_TOKEN_URL / GOOGLE_SHEETS_BASE_URL and the network (${messageOf(err)})`,
+          message: `Google did not answer as expected: check GOOGLE_OAUTH_TOKEN_URL / GOOGLE_SHEETS_BASE_URL and the network (${failureMessageOf(err)})`,
         };
     }
   }

@@ -35,7 +35,7 @@ async function firstWorkflowTaskCompleted(client: Client, target: ResetTarget): 
 }
 
 /** The failure type of a closed run: from its memo, else (runs older than the memo) from its last event. */
-async function failureTypeOf(client: Client, execution: WorkflowExecutionInfo): Promise<string | undefined> {
+async function closedRunFailureType(client: Client, execution: WorkflowExecutionInfo): Promise<string | undefined> {
   const memo = execution.memo as Partial<PaymentSyncMemo> | undefined;
   if (typeof memo?.failureType === 'string') return memo.failureType;
   if (execution.status.name !== 'FAILED') return undefined;
@@ -96,7 +96,7 @@ export async function batchReset(client: Client, options: BatchResetOptions): Pr
       entry.why = 'still running';
       continue;
     }
-    entry.failureType = await failureTypeOf(client, execution);
+    entry.failureType = await closedRunFailureType(client, execution);
     if (options.failureType && entry.failureType !== options.failureType) {
       entry.why = `failure type is ${entry.failureType ?? 'none'}, not ${options.failureType}`;
       continue;

@@ -1,11 +1,11 @@
 // `npm run demo`: dev server, worker and sandbox APIs in one process, then the sample payments of the README.
 import { join } from 'node:path';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Client, WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { request } from 'undici';
 import { loadConfig } from '../config';
+import { describeFailure } from '../domain/errors';
 import { startPaymentSync } from '../client/payment-sync-client';
 import { buildPaymentModeTable } from '../domain/payment-modes';
 import type { PaymentSyncInput } from '../domain/payment-input';
@@ -125,8 +125,8 @@ async function main(): Promise<void> {
       const result = (await scenario.run()) as { outcome: string; sheet: { row: number }; armado: { status: string } };
       say(`  ✓ ${scenario.name}: ${result.outcome}, ledger row ${result.sheet.row}, Armado ${result.armado.status}`);
     } catch (err) {
-      const cause = err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure ? err.cause : undefined;
-      say(`  ✗ ${scenario.name}: ${cause ? `${cause.type}: ${cause.message}` : (err as Error).message}`);
+      const failure = describeFailure(err);
+      say(`  ✗ ${scenario.name}: ${failure.type}: ${failure.message}`);
     }
   }
   say(`Ledger "${config.sheets.sheetName}" in the sandbox spreadsheet:`);

@@ -3,10 +3,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { loadConfig, type Config } from '../config';
+import { failureTypeOf } from '../domain/errors';
 import { paymentWorkflowId } from '../client/payment-sync-client';
 import type { PaymentSyncInput } from '../domain/payment-input';
 import type { PaymentSyncResult } from '../domain/payment-sync';
@@ -165,7 +165,7 @@ async function awaitOutcome(client: Client, workflowId: string): Promise<Expecte
     const result = (await client.workflow.getHandle(workflowId).result()) as PaymentSyncResult;
     return { outcome: result.outcome };
   } catch (err) {
-    if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure) return { failureType: err.cause.type ?? 'Error' };
+    if (err instanceof WorkflowFailedError) return { failureType: failureTypeOf(err) };
     throw err;
   }
 }

@@ -1,10 +1,10 @@
 // The real worker on a real dev server against the sandboxes: every row of DESIGN §6 and the idempotency cases.
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { PaymentInputError } from '../../src/client/payment-sync-client';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import { enqueueLedgerRowSignal, ledgerWriterId, type LedgerRequest } from '../../src/workflows/ledger-contract';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
+import { expectFailure } from '../helpers/failures';
 
 let rig: E2E;
 beforeAll(async () => {
@@ -20,18 +20,6 @@ function invoice(options: { fullyPaid?: boolean; bills?: number } = {}): string 
 
 const rows = () => rig.sandboxes.google.rows(rig.sandboxes.spreadsheetId);
 const rowOf = (id: string) => rows().filter((r) => r[0] === id);
-
-async function failure(handle: WorkflowHandle, type: string): Promise<ApplicationFailure> {
-  const err = await handle.result().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  expect(cause.type).toBe(type);
-  return cause;
-}
 
 /** Starts the workflow by name with raw input, as another SDK or a careless caller would. */
 const startRaw = (id: string, input: Record<string, unknown>) =>
@@ -84,7 +72,7 @@ test('TempoUpdateNotConfirmed: nothing is read or written anywhere', async () =>
   const id = invoice();
   const before = { tempo: rig.sandboxes.tempo.server.requests.length, puts: rig.sandboxes.armado.puts.length, rows: rows().length };
   const { handle } = await rig.start({ invoiceNumber: id, tempoStatus: 503 });
-  const f = await failure(handle, 'TempoUpdateNotConfirmed');
+  const f = await expectFailure(handle.result(), 'TempoUpdateNotConfirmed');
   expect(f.message).toContain(`invoice ${id}`);
   expect({ tempo: rig.sandboxes.tempo.server.requests.length, puts: rig.sandboxes.armado.puts.length, rows: rows().length }).toEqual(before);
 });
@@ -92,19 +80,19 @@ test('TempoUpdateNotConfirmed: nothing is read or written anywhere', async () =>
 test('InvalidPaymentInput: refused by the client before any start, and by the workflow itself', async () => {
   await expect(rig.start({ invoiceNumber: 'INV-1' })).rejects.toThrow(PaymentInputError);
   const handle = await startRaw('bad', { invoiceNumber: '1', paymentMode: 'virement', paymentDate: '2024-02-30', tempoStatus: 200 });
-  expect((await failure(handle, 'InvalidPaymentInput')).message).toContain('paymentDate');
+  expect((await expectFailure(handle.result(), 'InvalidPaymentInput')).message).toContain('paymentDate');
 });
 
 test('UnknownPaymentMode lists the accepted modes', async () => {
   const id = invoice();
   const handle = await startRaw(id, { invoiceNumber: id, paymentMode: 'bitcoin', paymentDate: '2024-01-15', tempoStatus: 200 });
-  expect((await failure(handle, 'UnknownPaymentMode')).message).toMatch(/accepted modes: .*lcr.*virement/);
+  expect((await expectFailure(handle.result(), 'UnknownPaymentMode')).message).toMatch(/accepted modes: .*lcr.*virement/);
   expect(rowOf(id)).toHaveLength(0);
 });
 
 test('TempoInvoiceNotFound', async () => {
   const { handle } = await rig.start({ invoiceNumber: '99999999' });
-  await failure(handle, 'TempoInvoiceNotFound');
+  await expectFailure(handle.result(), 'TempoInvoiceNotFound');
 });
 
 test('TempoAuthFailed', async () => {
@@ -114,7 +102,7 @@ test('TempoAuthFailed', async () => {
   credentials.password = 'rotated';
   try {
     const { handle } = await rig.start({ invoiceNumber: id });
-    expect((await failure(handle, 'TempoAuthFailed')).message).not.toContain(saved);
+    expect((await expectFailure(handle.result(), 'TempoAuthFailed')).message).not.toContain(saved);
   } finally {
     credentials.password = saved;
   }
@@ -126,7 +114,7 @@ test('ArmadoAuthFailed fails the run, yet the ledger row is written', async () =
   rig.sandboxes.armado.apiKey = 'rotated';
   try {
     const { handle } = await rig.start({ invoiceNumber: id });
-    const f = await failure(handle, 'ArmadoAuthFailed');
+    const f = await expectFailure(handle.result(), 'ArmadoAuthFailed');
     expect(f.message).toMatch(/findArmadoBill failed/);
     expect(f.message).not.toContain(saved);
     expect(rowOf(id)).toHaveLength(1);
@@ -140,7 +128,7 @@ test('SheetsAuthFailed fails the run, yet Armado is updated', async () => {
   rig.sandboxes.google.setShared(rig.sandboxes.spreadsheetId, false);
   try {
     const { handle } = await rig.start({ invoiceNumber: id });
-    expect((await failure(handle, 'SheetsAuthFailed')).message).toMatch(/updatePaymentSheet failed/);
+    expect((await expectFailure(handle.result(), 'SheetsAuthFailed')).message).toMatch(/updatePaymentSheet failed/);
     expect(rig.sandboxes.armado.putsFor(id)).toBe(1);
   } finally {
     rig.sandboxes.google.setShared(rig.sandboxes.spreadsheetId, true);
@@ -150,13 +138,13 @@ test('SheetsAuthFailed fails the run, yet Armado is updated', async () => {
 test("ArmadoValidationFailed keeps Armado's message", async () => {
   const id = invoice();
   const { handle } = await rig.start({ invoiceNumber: id, paymentMode: 'LCR' }); // configured as type 12, which Armado refuses
-  expect((await failure(handle, 'ArmadoValidationFailed')).message).toContain('paymentType must be an integer from 1 to 8');
+  expect((await expectFailure(handle.result(), 'ArmadoValidationFailed')).message).toContain('paymentType must be an integer from 1 to 8');
 });
 
 test('ArmadoBillAmbiguous: two exact matches, never a guess', async () => {
   const id = invoice({ bills: 2 });
   const { handle } = await rig.start({ invoiceNumber: id });
-  await failure(handle, 'ArmadoBillAmbiguous');
+  await expectFailure(handle.result(), 'ArmadoBillAmbiguous');
   expect(rig.sandboxes.armado.putsFor(id)).toBe(0);
 });
 

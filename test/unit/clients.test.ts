@@ -4,6 +4,7 @@ import { createArmadoActivities } from '../../src/activities/armado';
 import { ArmadoClient } from '../../src/clients/armado';
 import { parseRetryAfter } from '../../src/clients/http';
 import { TempoClient } from '../../src/clients/tempo';
+import { expectFailure } from '../helpers/failures';
 
 const SECRET_PASSWORD = 'p@ss-Tempo-Very-Secret';
 const SECRET_KEY = 'armado-Very-Secret-Key';
@@ -17,17 +18,12 @@ function rig() {
 }
 
 async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ApplicationFailure);
-    const failure = err as ApplicationFailure;
-    expect(failure.message).not.toContain(SECRET_PASSWORD);
-    expect(failure.message).not.toContain(SECRET_KEY);
-    expect(failure.message).not.toContain(Buffer.from(`u:${SECRET_PASSWORD}`).toString('base64'));
-    return failure;
-  }
-  throw new Error('expected a failure');
+  const failure = await expectFailure(promise);
+  // No secret in any failure a client raises.
+  expect(failure.message).not.toContain(SECRET_PASSWORD);
+  expect(failure.message).not.toContain(SECRET_KEY);
+  expect(failure.message).not.toContain(Buffer.from(`u:${SECRET_PASSWORD}`).toString('base64'));
+  return failure;
 }
 
 const json = { headers: { 'content-type': 'application/json' } };

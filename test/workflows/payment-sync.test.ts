@@ -1,6 +1,6 @@
 // paymentSyncWorkflow on the time-skipping test server, activities stubbed: branches, waits of days, failures.
 import { randomUUID } from 'node:crypto';
-import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
@@ -9,6 +9,7 @@ import type { QueueLedgerRowArgs } from '../../src/activities/sheets';
 import type { ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult } from '../../src/domain/payment-sync';
 import { ledgerRowWrittenSignal } from '../../src/workflows/ledger-contract';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
+import { expectFailure } from '../helpers/failures';
 import { startTimeSkipping } from '../helpers/time-skipping';
 
 type Stubs = Partial<Record<keyof Activities, (...args: never[]) => Promise<unknown>>>;
@@ -70,17 +71,6 @@ async function run<T>(stubs: Stubs, body: (handle: Awaited<ReturnType<typeof env
   });
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const cause = (err as WorkflowFailedError).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  return cause as ApplicationFailure;
-}
-
 test('fully paid: ledger row, then Armado updated, then the bill id filled into the ledger', async () => {
   const rows: unknown[] = [];
   const result = await run({ updatePaymentSheet: writer((row) => (rows.push(row), { status: rows.length === 1 ? 'appended' : 'updated', row: 7 })) }, (h) => h.result());
@@ -104,7 +94,7 @@ test('partially paid: ledger only, Armado never called', async () => {
 
 test('Tempo not confirmed: the run fails with that type and nothing else runs', async () => {
   const sheet = jest.fn(async () => ({ status: 'appended', row: 2 }));
-  const failure = await failureOf(
+  const failure = await expectFailure(
     run({ confirmTempoUpdate: async () => Promise.reject(permanent('TempoUpdateNotConfirmed', 'FACTUREREGLEMENT answered 500')), updatePaymentSheet: sheet }, (h) => h.result()),
   );
   expect(failure.type).toBe('TempoUpdateNotConfirmed');
@@ -116,7 +106,7 @@ test('Tempo not confirmed: the run fails with that type and nothing else runs', 
 
 test('invalid input fails as InvalidPaymentInput before any activity', async () => {
   const confirm = jest.fn(async () => confirmed);
-  const failure = await failureOf(run({ confirmTempoUpdate: confirm }, (h) => h.result(), { ...input, paymentDate: 'yesterday' }));
+  const failure = await expectFailure(run({ confirmTempoUpdate: confirm }, (h) => h.result(), { ...input, paymentDate: 'yesterday' }));
   expect(failure.type).toBe('InvalidPaymentInput');
   expect(failure.message).toContain('paymentDate');
   expect(confirm).not.toHaveBeenCalled();
@@ -124,7 +114,7 @@ test('invalid input fails as InvalidPaymentInput before any activity', async () 
 
 test('a ledger failure does not stop Armado; the run fails naming the ledger step', async () => {
   const update = jest.fn(async () => ({ status: 'updated', billId: '1000', paymentType: 2, paymentDate: confirmed.armadoPaymentDate }));
-  const failure = await failureOf(
+  const failure = await expectFailure(
     run({ updatePaymentSheet: async () => Promise.reject(permanent('SheetsAuthFailed', 'sheet not shared')), updateArmadoBillPayment: update }, (h) => h.result()),
   );
   expect(failure.type).toBe('SheetsAuthFailed');
@@ -133,7 +123,7 @@ test('a ledger failure does not stop Armado; the run fails naming the ledger ste
 });
 
 test('both branches failing are both named', async () => {
-  const failure = await failureOf(
+  const failure = await expectFailure(
     run(
       {
         updatePaymentSheet: async () => Promise.reject(permanent('SheetsAuthFailed')),
@@ -156,7 +146,7 @@ test('a bill that never appears: searched every 15 minutes for 3 days, then Arma
     throw ApplicationFailure.create({ type: 'ArmadoBillNotFound', message: 'no bill' });
   };
   const started = Date.now();
-  const failure = await failureOf(run({ findArmadoBill: notFound }, (h) => h.result()));
+  const failure = await expectFailure(run({ findArmadoBill: notFound }, (h) => h.result()));
   expect(failure.type).toBe('ArmadoBillNotFound');
   expect(searches).toBe(3 * 24 * 4 + 1);
   expect(Date.now() - started).toBeLessThan(60_000); // three days skipped, not waited
@@ -166,7 +156,7 @@ test('an API down for longer than a day of retries ends the run with a DESIGN §
   const unavailable = async () => {
     throw ApplicationFailure.create({ type: 'ExternalApiUnavailable', message: 'Tempo answered 503' });
   };
-  const failure = await failureOf(run({ checkInvoiceFullyPaid: unavailable }, (h) => h.result()));
+  const failure = await expectFailure(run({ checkInvoiceFullyPaid: unavailable }, (h) => h.result()));
   expect(failure.type).toBe('ExternalApiUnavailable');
   expect(failure.message).toMatch(/checkInvoiceFullyPaid failed \(ExternalApiUnavailable/);
 });
