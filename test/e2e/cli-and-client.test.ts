@@ -7,6 +7,7 @@ import { PaymentInputError, PaymentSyncClient } from '../../src/client/payment-s
 import { buildPaymentModeTable } from '../../src/domain/payment-modes';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
+import { eventually } from '../helpers/eventually';
 
 const CLI = join(PROJECT_ROOT, 'dist', 'src', 'cli.js');
 let rig: E2E;
@@ -51,10 +52,7 @@ describe('TypeScript client API', () => {
     expect(started).toMatchObject({ duplicate: false, workflowId: expect.stringMatching(/^payment-sync-DEMO-91001-/), runId: expect.any(String) });
 
     let view = await api.describe(started.workflowId);
-    for (let i = 0; i < 100 && view?.progress?.steps.findArmadoBill.state !== 'waiting'; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      view = await api.describe(started.workflowId);
-    }
+    await eventually(async () => (view = await api.describe(started.workflowId))?.progress?.steps.findArmadoBill.state === 'waiting', 'the run to wait for its bill', 10_000);
     expect(view).toMatchObject({
       status: 'RUNNING',
       outcome: 'running',
@@ -125,7 +123,7 @@ describe('CLI', () => {
       workflowId: string;
     };
     const handle = rig.client.workflow.getHandle(started.workflowId);
-    for (let i = 0; i < 100 && (await api.describe(started.workflowId))?.progress?.steps.findArmadoBill.state !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 100));
+    await eventually(async () => (await api.describe(started.workflowId))?.progress?.steps.findArmadoBill.state === 'waiting', 'the run to wait for its bill', 10_000);
     rig.sandboxes.armado.addBill('91102');
     const retry = await cli(['retry-armado', '91102']);
     expect(retry).toMatchObject({ code: 0, stdout: `retryArmadoNow sent to ${started.workflowId}\n` });

@@ -1,18 +1,17 @@
-// The HTTP intake on a real dev server: status codes, auth, limits, a generated fuzz of malformed payloads
-// (every one refused, nothing started), and a duplicate storm (one workflow, one Armado PUT).
+// The HTTP intake on a real dev server: status codes, auth, limits, every kind of malformed request (refused,
+// nothing started), and a duplicate storm (one workflow, one Armado PUT).
 import { randomBytes } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import fc from 'fast-check';
 import { request } from 'undici';
-import { buildPaymentModeTable, normalizePaymentMode } from '../../src/domain/payment-modes';
-import { parsePaymentDate } from '../../src/domain/dates';
+import { buildPaymentModeTable } from '../../src/domain/payment-modes';
 import { createIntakeServer, INTAKE_MAX_BODY_BYTES, type AccessLogEntry, type IntakeServer } from '../../src/intake/server';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { freePort } from '../../src/temporal/dev-server';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
+import { eventually } from '../helpers/eventually';
 
 const TOKEN = randomBytes(24).toString('hex');
 let rig: E2E;
@@ -131,116 +130,31 @@ describe('status codes', () => {
   });
 });
 
-describe('fuzz: generated malformed payloads', () => {
-  const FIELDS = ['invoiceNumber', 'paymentMode', 'paymentDate', 'tempoStatus', 'amount', 'dossier', 'paymentId'] as const;
-  const REQUIRED = ['invoiceNumber', 'paymentMode', 'paymentDate', 'tempoStatus'] as const;
-  const NUMERIC = new Set(['tempoStatus', 'amount']);
-  const modes = buildPaymentModeTable();
+// What the input schema accepts is a property test (test/unit/payment-input.property.test.ts); here, one
+// request per way HTTP itself can carry a bad payment, each refused before any workflow starts.
+test('malformed requests of every kind: 4xx, zero workflows started, the intake still healthy', async () => {
+  const before = await workflowsOnQueue();
   const base = valid('90100');
-  const notString = fc.oneof(
-    fc.integer(),
-    fc.double({ noNaN: true, noDefaultInfinity: true }),
-    fc.boolean(),
-    fc.constant(null),
-    fc.array(fc.integer(), { maxLength: 3 }),
-    fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }),
-  );
-  const notNumber = fc.oneof(
-    fc.string({ maxLength: 20 }),
-    fc.boolean(),
-    fc.constant(null),
-    fc.array(fc.integer(), { maxLength: 3 }),
-    fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }),
-  );
-  const json = (category: string, payload: unknown) => ({ category, body: JSON.stringify(payload), contentType: 'application/json' as string | null });
-
-  const cases = fc.oneof(
-    fc.constantFrom(...FIELDS).chain((field) => (NUMERIC.has(field) ? notNumber : notString).map((value) => json('wrong type', { ...base, [field]: value }))),
-    fc.subarray([...REQUIRED], { minLength: 1 }).map((missing) => json('missing field', Object.fromEntries(Object.entries(base).filter(([k]) => !missing.includes(k as never))))),
-    fc
-      .tuple(fc.constantFrom('invoiceNumber', 'paymentMode', 'paymentDate', 'dossier', 'paymentId'), fc.integer({ min: 101, max: 14_000 }))
-      .map(([field, n]) => json('huge string', { ...base, [field]: '7'.repeat(n) })),
-    fc.integer({ min: INTAKE_MAX_BODY_BYTES, max: 200_000 }).map((n) => json('over the limit', { ...base, paymentId: 'a'.repeat(n) })),
-    fc
-      .oneof(fc.string({ maxLength: 40 }), fc.constantFrom('2024-02-30', '2024-13-01', '15/01/2024', '2024-01-15T10:30:00', '2024-01-15T25:00:00Z', '2024-1-5', 'demain', ''))
-      .filter((d) => parsePaymentDate(d.trim()) === undefined)
-      .map((paymentDate) => json('bad date', { ...base, paymentDate })),
-    fc
-      .string({ minLength: 1, maxLength: 64 })
-      .filter((m) => m.trim().length > 0 && !modes.has(normalizePaymentMode(m)))
-      .map((paymentMode) => json('unknown mode', { ...base, paymentMode })),
-    fc
-      .oneof(
-        fc.string({ maxLength: 200 }).filter((s) => m(() => JSON.parse(s))),
-        fc.constantFrom('{', '{"invoiceNumber": "1",}', "{'a': 1}", '[1, 2', 'NaN', '{"a": undefined}'),
-      )
-      .map((body) => ({ category: 'not JSON', body, contentType: 'application/json' as string | null })),
-    fc
-      .integer({ min: 100, max: 8_000 })
-      .map((depth) => ({ category: 'deep nesting', body: `${'['.repeat(depth)}${']'.repeat(depth)}`, contentType: 'application/json' as string | null })),
-    fc.integer({ min: 50, max: 2_000 }).map((depth) => json('deep nesting', { ...base, amount: JSON.parse(`${'['.repeat(depth)}1${']'.repeat(depth)}`) })),
-    fc
-      .tuple(
-        fc.string({ minLength: 1, maxLength: 20 }).filter((k) => !FIELDS.includes(k as never) && k !== '__proto__'),
-        fc.jsonValue(),
-      )
-      .map(([k, v]) => json('unknown field', { ...base, [k]: v })),
-    fc.oneof(fc.integer(), fc.string({ maxLength: 10 }), fc.constant(null), fc.array(fc.integer(), { maxLength: 4 }), fc.boolean()).map((v) => json('not an object', v)),
-    fc
-      .string({ maxLength: 30 })
-      .filter((s) => !/^\d{1,20}$/.test(s.trim()))
-      .map((invoiceNumber) => json('bad invoice number', { ...base, invoiceNumber })),
-    fc
-      .oneof(
-        fc.integer({ min: -1_000, max: 99 }),
-        fc.integer({ min: 600, max: 100_000 }),
-        fc.double({ min: 100.01, max: 598.99, noNaN: true }).filter((n) => !Number.isInteger(n)),
-      )
-      .map((tempoStatus) => json('bad tempoStatus', { ...base, tempoStatus })),
-    fc
-      .oneof(
-        fc.double({ max: 0, noNaN: true, noDefaultInfinity: true }),
-        fc.double({ min: 1_000_000_001, max: 1e15, noNaN: true }),
-        fc.integer({ min: 1, max: 99_999 }).map((n) => n + 0.001),
-      )
-      .map((amount) => json('bad amount', { ...base, amount })),
-    fc
-      .constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/xml', null)
-      .map((contentType) => ({ category: 'not declared JSON', body: JSON.stringify(base), contentType })),
-  );
-
-  function m(fn: () => unknown): boolean {
-    try {
-      fn();
-      return false;
-    } catch {
-      return true;
-    }
-  }
-
-  test('1,200 payloads: every one answered 4xx, zero workflows started, the intake still healthy', async () => {
-    const before = await workflowsOnQueue();
-    const seen = new Map<string, number>();
-    const statuses = new Map<number, number>();
-    await fc.assert(
-      fc.asyncProperty(cases, async (c) => {
-        seen.set(c.category, (seen.get(c.category) ?? 0) + 1);
-        const res = await call({ body: c.body, contentType: c.contentType });
-        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        return res.status >= 400 && res.status < 500;
-      }),
-      { numRuns: 1_200, seed: 20261124 },
-    );
-    expect([...seen.values()].reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1_200);
-    expect(seen.size).toBe(14); // every category was generated
-    expect([...statuses.keys()].sort()).toEqual([400, 413, 415]);
-    expect(await workflowsOnQueue()).toBe(before);
-
-    const health = await call({ method: 'GET', path: '/healthz', token: null });
-    expect(health).toMatchObject({ status: 200, json: { status: 'ok' } });
-    const stillWorks = await post(valid(addInvoice(rig.sandboxes, '90101')));
-    expect(stillWorks.status).toBe(202);
-  });
+  const cases: { what: string; body: string; contentType?: string | null; status: number }[] = [
+    { what: 'not JSON', body: '{"invoiceNumber": "1",}', status: 400 },
+    { what: 'not an object', body: '[1, 2]', status: 400 },
+    { what: 'a field of the wrong type', body: JSON.stringify({ ...base, tempoStatus: '200' }), status: 400 },
+    { what: 'a required field missing', body: JSON.stringify({ ...base, paymentDate: undefined }), status: 400 },
+    { what: 'an unknown field', body: JSON.stringify({ ...base, colour: 'blue' }), status: 400 },
+    { what: 'an unknown mode', body: JSON.stringify({ ...base, paymentMode: 'troc' }), status: 400 },
+    { what: 'deep nesting', body: `${'['.repeat(5_000)}${']'.repeat(5_000)}`, status: 400 },
+    { what: 'a nested value where a number is due', body: JSON.stringify({ ...base, amount: JSON.parse(`${'['.repeat(500)}1${']'.repeat(500)}`) }), status: 400 },
+    { what: 'over the body limit', body: JSON.stringify({ ...base, paymentId: 'a'.repeat(INTAKE_MAX_BODY_BYTES) }), status: 413 },
+    { what: 'not declared JSON', body: JSON.stringify(base), contentType: 'application/x-www-form-urlencoded', status: 415 },
+    { what: 'no content type', body: JSON.stringify(base), contentType: null, status: 415 },
+  ];
+  const answered = [];
+  for (const c of cases)
+    answered.push({ what: c.what, status: (await call({ body: c.body, contentType: c.contentType === undefined ? 'application/json' : c.contentType })).status });
+  expect(answered).toEqual(cases.map((c) => ({ what: c.what, status: c.status })));
+  expect(await workflowsOnQueue()).toBe(before);
+  expect(await call({ method: 'GET', path: '/healthz', token: null })).toMatchObject({ status: 200, json: { status: 'ok' } });
+  expect((await post(valid(addInvoice(rig.sandboxes, '90101')))).status).toBe(202);
 });
 
 test('duplicate storm: the same payment posted 50 times at once → one workflow, one Armado PUT', async () => {
@@ -257,8 +171,12 @@ test('duplicate storm: the same payment posted 50 times at once → one workflow
   expect(rig.sandboxes.google.rows(rig.sandboxes.spreadsheetId).filter((r) => r[0] === id)).toHaveLength(1);
 });
 
-test('the access log: one structured entry per request, never the token', () => {
-  expect(log.length).toBeGreaterThan(1_250);
+test('the access log: one structured entry per request, never the token', async () => {
+  const from = log.length;
+  await post(valid(addInvoice(rig.sandboxes, '90250')));
+  await call({ method: 'GET', path: '/healthz', token: null });
+  await call({ body: '{', contentType: 'application/json' });
+  expect(log.slice(from).map((e) => e.status)).toEqual([202, 200, 400]);
   for (const entry of log) {
     expect(Object.keys(entry)).toEqual(expect.arrayContaining(['time', 'method', 'path', 'status', 'durationMs']));
   }
@@ -293,7 +211,7 @@ test('`npm run intake` as a process: serves with a token, logs JSON lines withou
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  for (let i = 0; i < 100 && !stderr.includes('intake listening'); i++) await new Promise((r) => setTimeout(r, 100));
+  await eventually(() => stderr.includes('intake listening'), 'the intake to listen', 10_000).catch(() => undefined);
   expect(stderr).toContain(`intake listening on :${port}`);
   const id = addInvoice(rig.sandboxes, '90300');
   const res = await request(`http://127.0.0.1:${port}/v1/payments`, {

@@ -13,6 +13,7 @@ import { freePort } from '../../src/temporal/dev-server';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import { addInvoice } from '../helpers/e2e';
 import { startWorkerProcess, useProcessRig, type WorkerProcess } from '../helpers/worker-process';
+import { eventually } from '../helpers/eventually';
 
 const { EventType } = temporal.api.enums.v1;
 const rig = useProcessRig('obs');
@@ -33,14 +34,6 @@ const start = (invoiceNumber: string, extra: Record<string, unknown> = {}) =>
     { invoiceNumber, paymentMode: 'virement', paymentDate: '2024-01-15', tempoStatus: 200, amount: 10, ...extra },
     { taskQueue: rig.taskQueue, defaultDossier: rig.sandboxes.env.TEMPO_DOSSIER as string },
   );
-
-async function until(check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** `name{labels} value` lines of a Prometheus text exposition, as a lookup. */
 function parseMetrics(text: string): (name: string, labels?: Record<string, string>) => number {
@@ -71,10 +64,10 @@ describe('a worker process', () => {
     const runs = await Promise.all([...synced, partial, ambiguous].map((id) => start(id)));
     const lateRun = await start(late);
     await Promise.all(runs.map((r) => r.handle.result().catch(() => undefined)));
-    await until(async () => (await lateRun.handle.query(statusQuery)).steps.findArmadoBill.state === 'waiting');
+    await eventually(async () => (await lateRun.handle.query(statusQuery)).steps.findArmadoBill.state === 'waiting', 'the late run to wait for its bill');
     await lateRun.handle.signal(retryArmadoNowSignal);
     const searchesOfLate = () => rig.sandboxes.armado.server.requests.filter((r) => r.method === 'GET' && r.query === `?reference=${late}`).length;
-    await until(() => searchesOfLate() === 2);
+    await eventually(() => searchesOfLate() === 2, 'the second search of the late bill');
     rig.sandboxes.armado.addBill(late);
     await lateRun.handle.signal(retryArmadoNowSignal);
     await lateRun.handle.result();
@@ -86,11 +79,11 @@ describe('a worker process', () => {
     rig.sandboxes.armado.apiKey = goodKey;
 
     // The exporter publishes on its own schedule: wait until the last outcome shows.
-    await until(async () => {
+    await eventually(async () => {
       const res = await request(`http://127.0.0.1:${worker.metricsPort}/metrics`);
       metricsText = await res.body.text();
       return parseMetrics(metricsText)('tempo_armado_sync_payments', { outcome: 'failed', failure_type: 'ArmadoAuthFailed' }) === 1;
-    });
+    }, 'the last outcome in /metrics');
 
     calls = {
       armado200: rig.sandboxes.armado.server.count('GET', '/v1/bill') + rig.sandboxes.armado.server.count('PUT', '/v1/bill') - 1,
@@ -98,11 +91,11 @@ describe('a worker process', () => {
     };
     // Then a reconciliation on this worker (after the scrape above, whose API counts it would change).
     reconciliation = await reconcileNow(rig.client, { taskQueue: rig.taskQueue, dryRun: false });
-    await until(async () => {
+    await eventually(async () => {
       const res = await request(`http://127.0.0.1:${worker.metricsPort}/metrics`);
       metricsAfterReconcile = await res.body.text();
       return parseMetrics(metricsAfterReconcile)('tempo_armado_sync_reconcile_drift') > 0;
-    });
+    }, 'the reconciliation in /metrics');
   });
 
   afterAll(async () => {
@@ -213,12 +206,12 @@ test('SIGTERM: polling stops, the activity in flight finishes, the process exits
     const { handle } = await start(id);
     // Stop while the PUT is on the wire (Armado answers 1.5 s later).
     const billPath = `/v1/bill/${rig.sandboxes.armado.billsWithReference(id)[0]!.id}`;
-    await until(() => rig.sandboxes.armado.server.arrivals.some((r) => r.method === 'PUT' && r.path === billPath));
+    await eventually(() => rig.sandboxes.armado.server.arrivals.some((r) => r.method === 'PUT' && r.path === billPath), 'the PUT in flight');
     const exited = new Promise<number | null>((resolve) => worker.child.once('exit', (code) => resolve(code)));
     const stoppedAt = Date.now();
     worker.child.kill('SIGTERM');
     // Once the worker says it is stopping (the signal is handled asynchronously), it takes no new task.
-    await until(() => worker.output().includes('"state":"STOPPING"'));
+    await eventually(() => worker.output().includes('"state":"STOPPING"'), 'the worker to start stopping');
     const after = await start(addInvoice(rig.sandboxes, '93102'));
     expect(await exited).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(20_000);

@@ -11,6 +11,7 @@ import { batchReset, resetRun } from '../../src/operations/reset';
 import { PROJECT_ROOT, resolveTemporalCli } from '../../src/temporal/binaries';
 import { statusQuery } from '../../src/workflows/contract';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
+import { readUntil } from '../helpers/eventually';
 
 const run = promisify(execFile);
 const { EventType } = temporal.api.enums.v1;
@@ -34,14 +35,6 @@ async function list(query: string): Promise<WorkflowExecutionInfo[]> {
   for await (const e of rig.client.workflow.list({ query: `${query} AND TaskQueue="${rig.taskQueue}"` })) found.push(e);
   return found;
 }
-async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('findable runs', () => {
   let synced: string;
@@ -62,12 +55,12 @@ describe('findable runs', () => {
   });
 
   test('InvoiceNumber, PaymentMode and SyncOutcome select runs through the SDK', async () => {
-    const byInvoice = await eventually(
+    const byInvoice = await readUntil(
       () => list(`InvoiceNumber="${failed}"`),
       (l) => l.length === 1,
     );
     expect(byInvoice.map((e) => e.workflowId)).toEqual([failedId]);
-    const failedRuns = await eventually(
+    const failedRuns = await readUntil(
       () => list(`SyncOutcome="failed"`),
       (l) => l.length >= 1,
     );
@@ -102,7 +95,7 @@ describe('findable runs', () => {
   test("status: the current step and each step's outcome, while waiting and once done", async () => {
     const late = invoice({ bill: false });
     const { handle } = await rig.start({ invoiceNumber: late });
-    const waiting = await eventually(
+    const waiting = await readUntil(
       () => handle.query(statusQuery),
       (s) => s.steps.findArmadoBill.state === 'waiting' && s.steps.updatePaymentSheet.state === 'done',
     );
@@ -191,7 +184,7 @@ describe('batch reset by visibility query', () => {
     rig.sandboxes.armado.apiKey = goodKey; // the fix: Armado accepts our key again
 
     const query = `SyncOutcome="failed" AND TaskQueue="${rig.taskQueue}"`;
-    await eventually(
+    await readUntil(
       () => list('SyncOutcome="failed"'),
       (l) => l.length === 4,
     );

@@ -5,6 +5,7 @@ import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract'
 import { enqueueLedgerRowSignal, ledgerWriterId, type LedgerRequest } from '../../src/workflows/ledger-contract';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
 import { expectFailure } from '../helpers/failures';
+import { eventually } from '../helpers/eventually';
 
 let rig: E2E;
 beforeAll(async () => {
@@ -152,7 +153,7 @@ test('ArmadoBillNotFound waits; a near match does not count; retryArmadoNow look
   const id = invoice({ bills: 0 });
   rig.sandboxes.armado.addBill(`${id}0`); // near match returned by the search
   const { handle } = await rig.start({ invoiceNumber: id });
-  for (let i = 0; i < 50 && (await handle.query(statusQuery)).steps.findArmadoBill.state !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 200));
+  await eventually(async () => (await handle.query(statusQuery)).steps.findArmadoBill.state === 'waiting', 'the run to wait for its bill', 10_000);
   expect((await handle.query(statusQuery)).steps.findArmadoBill).toMatchObject({ state: 'waiting' });
   rig.sandboxes.armado.addBill(id);
   await handle.signal(retryArmadoNowSignal);

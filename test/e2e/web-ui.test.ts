@@ -9,6 +9,7 @@ import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { STEPS } from '../../src/domain/payment-sync';
 import { launchChromium } from '../helpers/browser';
 import { startE2E, type E2E } from '../helpers/e2e';
+import { eventually } from '../helpers/eventually';
 
 const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'web-ui');
 
@@ -78,10 +79,7 @@ test('find a failed run by InvoiceNumber, see its five activities and why it fai
   await dialog.getByRole('button', { name: 'Confirm' }).click();
 
   let latest = await rig.client.workflow.getHandle(workflowId).describe();
-  for (const deadline = Date.now() + 30_000; latest.runId === first && Date.now() < deadline;) {
-    await new Promise((r) => setTimeout(r, 200));
-    latest = await rig.client.workflow.getHandle(workflowId).describe();
-  }
+  await eventually(async () => (latest = await rig.client.workflow.getHandle(workflowId).describe()).runId !== first, 'the reset run', 30_000, 200);
   expect(latest.runId).not.toBe(first);
   await expect(rig.client.workflow.getHandle(workflowId, latest.runId).result()).resolves.toMatchObject({ outcome: 'synced', armado: { status: 'updated' } });
   expect(rig.sandboxes.armado.putsFor(invoice)).toBe(1);

@@ -4,18 +4,11 @@ import { startPaymentSync } from '../../src/client/payment-sync-client';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import type { PaymentSyncStatus } from '../../src/domain/payment-sync';
 import { killWorkerProcesses, startWorkerProcess, useProcessRig } from '../helpers/worker-process';
+import { eventually } from '../helpers/eventually';
 
 const rig = useProcessRig('crash');
 // Each test runs its own workers: one left over from an earlier test would take the step the test kills.
 afterEach(() => killWorkerProcesses());
-
-async function until(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 test('SIGKILL between the ledger and Armado steps, restart: one ledger row, one Armado PUT', async () => {
   const invoice = '70001';
@@ -31,10 +24,14 @@ test('SIGKILL between the ledger and Armado steps, restart: one ledger row, one 
   );
 
   let status: PaymentSyncStatus | undefined;
-  await until(async () => {
-    status = await handle.query(statusQuery);
-    return status.steps.updatePaymentSheet.state === 'done' && status.steps.findArmadoBill.state === 'waiting';
-  });
+  await eventually(
+    async () => {
+      status = await handle.query(statusQuery);
+      return status.steps.updatePaymentSheet.state === 'done' && status.steps.findArmadoBill.state === 'waiting';
+    },
+    'the ledger row written and the run waiting for its bill',
+    60_000,
+  );
   first.kill('SIGKILL');
   await new Promise((resolve) => first.once('exit', resolve));
   expect(first.signalCode).toBe('SIGKILL');
@@ -70,12 +67,12 @@ test('SIGKILL while an Armado call is in flight: another worker retries that ste
     { taskQueue: rig.taskQueue, defaultDossier: rig.sandboxes.env.TEMPO_DOSSIER as string },
   );
   const searches = () => rig.sandboxes.armado.server.arrivals.filter((a) => a.method === 'GET' && a.query.includes(invoice)).length;
-  await until(async () => searches() === 1);
+  await eventually(async () => searches() === 1, 'the first bill search', 60_000);
   first.kill('SIGKILL');
   await new Promise((resolve) => first.once('exit', resolve));
   const killedAt = Date.now();
   await startWorkerProcess(rig.sandboxes, rig.taskQueue, env);
-  await until(async () => searches() >= 2, 60_000);
+  await eventually(async () => searches() >= 2, 'the search of the worker that took over', 60_000);
   const recoveredInMs = Date.now() - killedAt;
   process.stdout.write(`crash recovery: SIGKILL → next attempt of the in-flight search in ${(recoveredInMs / 1000).toFixed(1)} s\n`);
   // The heartbeat timeout (10 s) notices the dead worker; the start-to-close (35 s here) would take far longer.

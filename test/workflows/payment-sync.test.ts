@@ -6,13 +6,14 @@ import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import { Context } from '@temporalio/activity';
 import type { QueueLedgerRowArgs } from '../../src/activities/sheets';
-import type { ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult } from '../../src/domain/payment-sync';
+import type { ArmadoOutcome, ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult } from '../../src/domain/payment-sync';
 import { ledgerRowWrittenSignal } from '../../src/workflows/ledger-contract';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import { expectFailure } from '../helpers/failures';
 import { startTimeSkipping } from '../helpers/time-skipping';
 
-type Stubs = Partial<Record<keyof Activities, (...args: never[]) => Promise<unknown>>>;
+/** Stand-ins with the real activities' signatures: a stub that takes or returns the wrong shape does not compile. */
+type Stubs = Partial<Activities>;
 
 const HOUR = 3_600_000;
 const confirmed: ConfirmedPayment = {
@@ -41,7 +42,7 @@ function writer(answer: (row: LedgerRow) => LedgerWriteResult = () => ({ status:
     const { workflowId, runId } = ctx.info.workflowExecution as { workflowId: string; runId: string };
     const requestId = `${runId}/${args.write}/${args.attempt}`;
     await ctx.client.workflow.getHandle(workflowId, runId).signal(ledgerRowWrittenSignal, { requestId, result: answer(args.row) });
-    return { queued: true, requestId, writer: 'stub' };
+    return { queued: true as const, requestId, writer: 'stub' };
   };
 }
 
@@ -93,7 +94,7 @@ test('partially paid: ledger only, Armado never called', async () => {
 });
 
 test('Tempo not confirmed: the run fails with that type and nothing else runs', async () => {
-  const sheet = jest.fn(async () => ({ status: 'appended', row: 2 }));
+  const sheet = jest.fn(writer());
   const failure = await expectFailure(
     run({ confirmTempoUpdate: async () => Promise.reject(permanent('TempoUpdateNotConfirmed', 'FACTUREREGLEMENT answered 500')), updatePaymentSheet: sheet }, (h) => h.result()),
   );
@@ -113,7 +114,7 @@ test('invalid input fails as InvalidPaymentInput before any activity', async () 
 });
 
 test('a ledger failure does not stop Armado; the run fails naming the ledger step', async () => {
-  const update = jest.fn(async () => ({ status: 'updated', billId: '1000', paymentType: 2, paymentDate: confirmed.armadoPaymentDate }));
+  const update = jest.fn(async (): Promise<ArmadoOutcome> => ({ status: 'updated', billId: '1000', paymentType: 2, paymentDate: confirmed.armadoPaymentDate }));
   const failure = await expectFailure(
     run({ updatePaymentSheet: async () => Promise.reject(permanent('SheetsAuthFailed', 'sheet not shared')), updateArmadoBillPayment: update }, (h) => h.result()),
   );
