@@ -49,6 +49,17 @@ export interface ClusterOptions {
   /** Where the server's own log goes (appended); default: discarded. */
   serverLogFile?: string;
   log?: (line: string) => void;
+  /**
+   * How the server process is launched, from the defaults (SERVER_ARGS and this machine's environment): the
+   * cluster tests launch it exactly as docker-compose.yml's `temporal` service does.
+   */
+  launch?: (defaults: ServerLaunch) => ServerLaunch;
+}
+
+export interface ServerLaunch {
+  /** Arguments after the binary, `--root <deploy dir>` included. */
+  args: string[];
+  env: Record<string, string | undefined>;
 }
 
 export interface TemporalCluster {
@@ -146,11 +157,13 @@ export async function startTemporalCluster(options: ClusterOptions = {}): Promis
     mkdirSync(dirname(options.serverLogFile), { recursive: true });
     logStream = createWriteStream(options.serverLogFile, { flags: 'a' });
   }
+  const defaults: ServerLaunch = { args: ['--root', DEPLOY_DIR, ...SERVER_ARGS], env: serverEnv };
+  const launch = options.launch ? options.launch(defaults) : defaults;
   let server: ChildProcess | undefined;
   const startServer = () => {
-    const child = spawn(binaries.server, ['--root', DEPLOY_DIR, ...SERVER_ARGS], {
+    const child = spawn(binaries.server, launch.args, {
       cwd: DEPLOY_DIR, // the dynamic config path in cluster.yaml is relative, as in the compose container
-      env: serverEnv as NodeJS.ProcessEnv,
+      env: launch.env as NodeJS.ProcessEnv,
       stdio: ['ignore', logStream ? 'pipe' : 'ignore', logStream ? 'pipe' : 'ignore'],
     });
     if (logStream) {

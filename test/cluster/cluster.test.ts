@@ -15,6 +15,7 @@ import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { startTemporalCluster, type TemporalCluster } from '../../src/temporal/cluster';
 import { freePort } from '../../src/temporal/dev-server';
 import { eventually } from '../helpers/eventually';
+import { composeLaunch, composeServerVersion } from './compose';
 
 const N = Number(process.env.CLUSTER_PAYMENTS ?? 300);
 const TOKEN = 'cluster-test-intake-token-0123456789';
@@ -28,7 +29,12 @@ const processes: ServiceProcess[] = [];
 
 beforeAll(async () => {
   const started = Date.now();
-  cluster = await startTemporalCluster({ serverLogFile: join(PROJECT_ROOT, 'test-artifacts', 'cluster', 'temporal-server.log'), log: say });
+  cluster = await startTemporalCluster({
+    serverLogFile: join(PROJECT_ROOT, 'test-artifacts', 'cluster', 'temporal-server.log'),
+    log: say,
+    // As docker-compose.yml runs it, with what .env would give it.
+    launch: (defaults) => composeLaunch(defaults, { POSTGRES_USER: defaults.env.POSTGRES_USER, POSTGRES_PASSWORD: defaults.env.POSTGRES_PWD }),
+  });
   say(`PostgreSQL + Temporal server + schemas + namespace up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   sandboxes = await startSandboxes({ spreadsheetId: 'cluster-ledger' });
   connection = await Connection.connect({ address: cluster.address });
@@ -59,6 +65,11 @@ async function outcomeOf(workflowId: string): Promise<string> {
     }
   }
 }
+
+test("the server compose's image runs (same version) started from compose's own entrypoint and environment", async () => {
+  const info = await client.workflowService.getSystemInfo({});
+  expect(info.serverVersion).toBe(composeServerVersion());
+});
 
 test(`${N} payments through the intake on 3 workers; one SIGKILLed, the server restarted; all exactly right`, async () => {
   const env = {

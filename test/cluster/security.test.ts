@@ -14,6 +14,7 @@ import { startTemporalCluster, type TemporalCluster } from '../../src/temporal/c
 import { connectClient, temporalConnectionSettings } from '../../src/temporal/connection';
 import { freePort } from '../../src/temporal/dev-server';
 import { makePki, type Pki } from '../helpers/certificates';
+import { composeLaunch } from './compose';
 
 const TOKEN = 'security-test-intake-token-0123456789';
 const run = promisify(execFile);
@@ -28,6 +29,13 @@ beforeAll(async () => {
   cluster = await startTemporalCluster({
     tls: { certFile: pki.server.certFile, keyFile: pki.server.keyFile, caFile: pki.caFile, serverName: pki.serverName, adminCertFile: admin.certFile, adminKeyFile: admin.keyFile },
     serverLogFile: join(PROJECT_ROOT, 'test-artifacts', 'cluster', 'temporal-server-mtls.log'),
+    // docker-compose.yml's entrypoint and environment, its SERVER_TLS_* set as .env would set them.
+    launch: (d) =>
+      composeLaunch(d, {
+        POSTGRES_USER: d.env.POSTGRES_USER,
+        POSTGRES_PASSWORD: d.env.POSTGRES_PWD,
+        ...Object.fromEntries(Object.entries(d.env).filter(([k]) => k.startsWith('SERVER_TLS_'))),
+      }),
   });
   sandboxes = await startSandboxes({ spreadsheetId: 'mtls-ledger' });
 });
