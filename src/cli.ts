@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { BackfillFileError, backfillTable, progressBar, readBackfillFile, runBackfill } from './operations/backfill';
 import { reconcileNow, reconcileReport } from './operations/reconcile';
 import { batchReset, batchResetQuery, DEFAULT_RESET_QUERY, type BatchResetEntry } from './operations/reset';
-import { DEV_SERVER_PORT } from './scripts/ports';
+import { DEV_SERVER_ADDRESS } from './scripts/ports';
 import { connectClient, temporalConnectionSettings } from './temporal/connection';
 
 const USAGE = `usage: tempo-armado-sync <command> [options]
@@ -46,7 +46,7 @@ const USAGE = `usage: tempo-armado-sync <command> [options]
                           if one is bad); R starts per second (default 5); payments already synced are skipped
 
   --json                  machine-readable output (every command)
-Configuration: TEMPORAL_ADDRESS (default 127.0.0.1:${DEV_SERVER_PORT}), TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,
+Configuration: TEMPORAL_ADDRESS (default ${DEV_SERVER_ADDRESS}), TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,
 TEMPO_DOSSIER, PAYMENT_MODE_MAP; doctor reads everything the worker reads. TLS to Temporal: Temporal's client
 configuration (TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH,
 TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY, or a temporal.toml profile: TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE).

@@ -85,7 +85,8 @@ export const MAX_BILL_SEARCHES = 1_000;
 export const DEFAULT_RECONCILE_CRON = '0 3 * * *';
 const CRON = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^\s]+(\s+[^\s]+){4})$/;
 
-export const ConfigSchema = z.object({
+/** The environment, variable by variable (DESIGN §5); pickable, so that each process role reads only its part. */
+export const EnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().trim().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default(DEFAULT_TASK_QUEUE),
@@ -163,43 +164,61 @@ function credentialsProblem(env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
-export type RawConfig = z.output<typeof ConfigSchema>;
+export type RawConfig = z.output<typeof EnvSchema>;
 
-export interface Config {
-  temporal: { address?: string; namespace: string; taskQueue: string };
-  tempo: { baseUrl: string; dossier: string; username: string; password: string; timeoutMs: number };
+/** The Temporal triplet, from the environment's names to the service's: written once, for every role. */
+const temporalOf = (e: Pick<RawConfig, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'>) => ({
+  /** Unset: the embedded dev server (npm start) or DEV_SERVER_ADDRESS. */
+  address: e.TEMPORAL_ADDRESS,
+  namespace: e.TEMPORAL_NAMESPACE,
+  taskQueue: e.TEMPORAL_TASK_QUEUE,
+});
+
+/** The worker's configuration: the environment schema whose output is the service's shape. */
+export const ConfigSchema = EnvSchema.transform((e) => ({
+  temporal: temporalOf(e),
+  tempo: { baseUrl: e.TEMPO_BASE_URL, dossier: e.TEMPO_DOSSIER, username: e.TEMPO_USERNAME, password: e.TEMPO_PASSWORD, timeoutMs: e.TEMPO_TIMEOUT * 1000 },
   armado: {
-    baseUrl: string;
-    apiKey: string;
-    timeoutMs: number;
-    timeZone: string;
-    billSearch: { intervalMs: number; giveUpAfterMs: number };
-  };
+    baseUrl: e.ARMADO_BASE_URL,
+    apiKey: e.ARMADO_API_KEY,
+    timeoutMs: e.ARMADO_TIMEOUT * 1000,
+    timeZone: e.ARMADO_TIMEZONE,
+    billSearch: { intervalMs: e.ARMADO_BILL_RETRY_INTERVAL, giveUpAfterMs: e.ARMADO_BILL_RETRY_FOR },
+  },
   sheets: {
-    spreadsheetId: string;
-    sheetName: string;
-    credentialsFile: string;
-    tokenUrl: string;
-    baseUrl: string;
-    timeoutMs: number;
-  };
-  ledger: { batchWindowMs: number; maxBatch: number; rolloverAfterEvents: number; maxCarried: number; requeueAfterMs: number };
+    spreadsheetId: e.GOOGLE_SHEETS_SPREADSHEET_ID,
+    sheetName: e.GOOGLE_SHEETS_SHEET_NAME,
+    // Present: checked with the rest of the configuration (credentialsProblem).
+    credentialsFile: (e.GOOGLE_APPLICATION_CREDENTIALS ?? e.GOOGLE_SHEETS_CREDENTIALS_FILE) as string,
+    tokenUrl: e.GOOGLE_OAUTH_TOKEN_URL,
+    baseUrl: e.GOOGLE_SHEETS_BASE_URL,
+    timeoutMs: e.GOOGLE_SHEETS_TIMEOUT * 1000,
+  },
+  ledger: {
+    batchWindowMs: e.LEDGER_BATCH_WINDOW,
+    maxBatch: e.LEDGER_MAX_BATCH,
+    rolloverAfterEvents: e.LEDGER_ROLLOVER_EVENTS,
+    maxCarried: e.LEDGER_MAX_CARRIED,
+    requeueAfterMs: e.LEDGER_REQUEUE_AFTER,
+  },
   worker: {
-    metricsPort: number;
-    logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+    metricsPort: e.METRICS_PORT,
+    logLevel: e.LOG_LEVEL,
     /** How long in-flight activities may run on after SIGTERM before they are cancelled. */
-    shutdownGraceMs: number;
+    shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE,
     /** A workflow bundle built ahead (the container image); otherwise bundled at start. */
-    workflowBundle?: string;
-  };
-  paymentModes: Record<string, number>;
+    workflowBundle: e.WORKFLOW_BUNDLE,
+  },
+  paymentModes: e.PAYMENT_MODE_MAP,
   reconcile: {
     /** Undefined: no schedule (RECONCILE_CRON set empty). */
-    cron?: string;
-    ratePerSecond: number;
-    sheetName: string;
-  };
-}
+    cron: e.RECONCILE_CRON || undefined,
+    ratePerSecond: e.RECONCILE_RATE,
+    sheetName: e.RECONCILE_SHEET_NAME,
+  },
+}));
+
+export type Config = z.output<typeof ConfigSchema>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -218,15 +237,14 @@ function problemsOf(error: z.ZodError, env: NodeJS.ProcessEnv): string[] {
 
 function loadPart<K extends keyof RawConfig>(env: NodeJS.ProcessEnv, keys: K[]): Pick<RawConfig, K> {
   const mask = Object.fromEntries(keys.map((k) => [k, true])) as Record<string, true>;
-  const parsed = ConfigSchema.pick(mask as never).safeParse(env);
+  const parsed = EnvSchema.pick(mask as never).safeParse(env);
   if (!parsed.success) throw new ConfigError(problemsOf(parsed.error, env));
   return parsed.data as unknown as Pick<RawConfig, K>;
 }
 
 /** Only the Temporal part, for operator tools that never call Tempo, Armado or Sheets. */
 export function loadTemporalConfig(env: NodeJS.ProcessEnv = process.env): Config['temporal'] {
-  const e = loadPart(env, ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE']);
-  return { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE };
+  return temporalOf(loadPart(env, ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE']));
 }
 
 /** What a caller that starts syncs needs (CLI, intake): Temporal, the default dossier, the payment modes. */
@@ -239,7 +257,7 @@ export interface CallerConfig {
 export function loadCallerConfig(env: NodeJS.ProcessEnv = process.env): CallerConfig {
   const e = loadPart(env, ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE', 'TEMPO_DOSSIER', 'PAYMENT_MODE_MAP']);
   return {
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    temporal: temporalOf(e),
     defaultDossier: e.TEMPO_DOSSIER,
     paymentModes: e.PAYMENT_MODE_MAP,
   };
@@ -283,49 +301,14 @@ export function loadIntakeConfig(env: NodeJS.ProcessEnv = process.env): IntakeCo
 
 /** Parses `env`; on failure throws a ConfigError with one line per variable and never the value. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = ConfigSchema.safeParse(env);
+  const parsed = EnvSchema.safeParse(env);
   const problems = parsed.success ? [] : problemsOf(parsed.error, env);
   const credentials = credentialsProblem(env);
   if (credentials) problems.push(credentials);
   const billSearch = parsed.success ? billSearchProblem(parsed.data) : undefined;
   if (billSearch) problems.push(billSearch);
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
-  const e = parsed.data;
-  return {
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
-    tempo: {
-      baseUrl: e.TEMPO_BASE_URL,
-      dossier: e.TEMPO_DOSSIER,
-      username: e.TEMPO_USERNAME,
-      password: e.TEMPO_PASSWORD,
-      timeoutMs: e.TEMPO_TIMEOUT * 1000,
-    },
-    armado: {
-      baseUrl: e.ARMADO_BASE_URL,
-      apiKey: e.ARMADO_API_KEY,
-      timeoutMs: e.ARMADO_TIMEOUT * 1000,
-      timeZone: e.ARMADO_TIMEZONE,
-      billSearch: { intervalMs: e.ARMADO_BILL_RETRY_INTERVAL, giveUpAfterMs: e.ARMADO_BILL_RETRY_FOR },
-    },
-    sheets: {
-      spreadsheetId: e.GOOGLE_SHEETS_SPREADSHEET_ID,
-      sheetName: e.GOOGLE_SHEETS_SHEET_NAME,
-      credentialsFile: (e.GOOGLE_APPLICATION_CREDENTIALS ?? e.GOOGLE_SHEETS_CREDENTIALS_FILE) as string,
-      tokenUrl: e.GOOGLE_OAUTH_TOKEN_URL,
-      baseUrl: e.GOOGLE_SHEETS_BASE_URL,
-      timeoutMs: e.GOOGLE_SHEETS_TIMEOUT * 1000,
-    },
-    ledger: {
-      batchWindowMs: e.LEDGER_BATCH_WINDOW,
-      maxBatch: e.LEDGER_MAX_BATCH,
-      rolloverAfterEvents: e.LEDGER_ROLLOVER_EVENTS,
-      maxCarried: e.LEDGER_MAX_CARRIED,
-      requeueAfterMs: e.LEDGER_REQUEUE_AFTER,
-    },
-    worker: { metricsPort: e.METRICS_PORT, logLevel: e.LOG_LEVEL, shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE, workflowBundle: e.WORKFLOW_BUNDLE },
-    paymentModes: e.PAYMENT_MODE_MAP,
-    reconcile: { cron: e.RECONCILE_CRON || undefined, ratePerSecond: e.RECONCILE_RATE, sheetName: e.RECONCILE_SHEET_NAME },
-  };
+  return ConfigSchema.parse(env);
 }
 
 /** What each step's activity may take, derived from the HTTP timeouts it contains (settled per run by confirmTempoUpdate). */

@@ -16,7 +16,7 @@ import { PROJECT_ROOT } from '../temporal/binaries';
 import { startDevServer } from '../temporal/dev-server';
 import { retryArmadoNowSignal } from '../workflows/contract';
 import { createPaymentWorker } from '../worker';
-import { DEV_SERVER_PORT, DEV_UI_PORT } from './ports';
+import { DEV_SERVER_ADDRESS, DEV_SERVER_PORT, DEV_UI_PORT } from './ports';
 
 /** What the Tempo integration does before it starts a sync: record the payment, keep the HTTP status. */
 async function recordTempoPayment(sandboxes: Sandboxes, body: Record<string, unknown>): Promise<number> {
@@ -42,9 +42,9 @@ async function main(): Promise<void> {
   // The sandbox spreadsheet lives in memory: a new one per demo, so no ledger writer of an earlier demo
   // (persisted in demo.db) is asked to write to a spreadsheet that no longer exists.
   const sandboxes = await startSandboxes({ keyDir: stateDir, spreadsheetId: tag });
-  const config = loadConfig({ ...sandboxes.env, TEMPORAL_ADDRESS: `127.0.0.1:${DEV_SERVER_PORT}`, ARMADO_BILL_RETRY_INTERVAL: '1m', ARMADO_BILL_RETRY_FOR: '1h' });
+  const config = loadConfig({ ...sandboxes.env, TEMPORAL_ADDRESS: DEV_SERVER_ADDRESS, ARMADO_BILL_RETRY_INTERVAL: '1m', ARMADO_BILL_RETRY_FOR: '1h' });
   const server = await startDevServer({ dbFilename: join(stateDir, 'demo.db'), port: DEV_SERVER_PORT, uiPort: DEV_UI_PORT });
-  const connection = await NativeConnection.connect({ address: `127.0.0.1:${DEV_SERVER_PORT}` });
+  const connection = await NativeConnection.connect({ address: DEV_SERVER_ADDRESS });
   const worker = await createPaymentWorker({ config, connection });
   const running = worker.run();
   const client = new Client({ connection: server.connection });

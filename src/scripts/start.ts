@@ -7,7 +7,7 @@ import { startDevServer } from '../temporal/dev-server';
 import { runWorker } from '../worker';
 import { temporalConnectionSettings } from '../temporal/connection';
 import { loadOrExit } from './load-or-exit';
-import { DEV_SERVER_PORT, DEV_UI_PORT } from './ports';
+import { DEV_SERVER_ADDRESS, DEV_SERVER_PORT, DEV_UI_PORT } from './ports';
 
 async function main(): Promise<void> {
   const config = loadOrExit(() => loadConfig(), 'see README.md "Configuration"; `npm run demo` runs everything against local sandboxes');
@@ -29,9 +29,9 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     durableCommits: process.env.TEMPORAL_DB_DURABLE === '1',
   });
-  process.stderr.write(`Temporal dev server on 127.0.0.1:${DEV_SERVER_PORT}, Web UI on http://localhost:${DEV_UI_PORT}\n`);
+  process.stderr.write(`Temporal dev server on ${DEV_SERVER_ADDRESS}, Web UI on http://localhost:${DEV_UI_PORT}\n`);
   try {
-    await runWorker(config, temporalConnectionSettings({ ...config.temporal, address: `127.0.0.1:${DEV_SERVER_PORT}` }));
+    await runWorker(config, temporalConnectionSettings({ ...config.temporal, address: DEV_SERVER_ADDRESS }));
   } finally {
     await server.teardown();
   }

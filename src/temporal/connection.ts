@@ -9,9 +9,10 @@ import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
+import { DEV_SERVER_ADDRESS } from '../scripts/ports';
 
 /** The embedded dev server's address (npm start), used when nothing else names one. */
-export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
+export const DEFAULT_TEMPORAL_ADDRESS = DEV_SERVER_ADDRESS;
 
 export type TemporalSecurity = 'plaintext' | 'tls' | 'mutual-tls' | 'api-key';
 
