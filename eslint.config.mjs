@@ -28,7 +28,7 @@ export default tseslint.config(
           patterns: [
             { group: ['node:*'], message: 'workflow code is deterministic: no Node built-ins' },
             { group: ['fs', 'path', 'crypto', 'os', 'http', 'https', 'child_process', 'net', 'undici'], message: 'workflow code is deterministic: no I/O' },
-            { group: ['../activities', '../activities/*', '../clients/*'], message: 'import activities with `import type` only', allowTypeImports: true },
+            { group: ['../activities', '../activities/*', '../apis/*'], message: 'import activities with `import type` only', allowTypeImports: true },
           ],
         },
       ],

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startPaymentSync, type StartedPaymentSync } from '../src/client/payment-sync-client';
-import type { PaymentSyncResult } from '../src/domain/payment-sync';
+import type { PaymentSyncResult } from '../src/domain/shapes';
 import { resetRun } from '../src/operations/reset';
 import { startSandboxes, type Sandboxes } from '../src/sandbox';
 import { PROJECT_ROOT } from '../src/temporal/binaries';

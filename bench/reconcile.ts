@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { SheetsClient } from '../src/clients/sheets';
+import { SheetsClient } from '../src/apis/sheets';
 import { loadConfig } from '../src/config';
-import { LEDGER_HEADER } from '../src/domain/payment-sync';
+import { LEDGER_HEADER } from '../src/domain/shapes';
 import { reconcileNow } from '../src/operations/reconcile';
 import { startSandboxes } from '../src/sandbox';
 import { startDevServer } from '../src/temporal/dev-server';

@@ -1,8 +1,8 @@
 // Armado-side steps: find the one bill whose reference is the invoice number, then record its payment.
 import { ErrorType, permanentFailure, transientFailure } from '../domain/errors';
 import { compareArmadoDates, sameArmadoDate } from '../domain/dates';
-import type { ArmadoBill, ArmadoOutcome } from '../domain/payment-sync';
-import type { ArmadoClient } from '../clients/armado';
+import type { ArmadoBill, ArmadoOutcome } from '../domain/shapes';
+import type { ArmadoClient } from '../apis/armado';
 import { metrics } from '../metrics';
 import { activityLog } from './log';
 

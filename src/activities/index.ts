@@ -1,14 +1,14 @@
 // The worker's activities, built from the API clients so tests can hand in others; each one heartbeats.
 import { Context } from '@temporalio/activity';
-import { ArmadoClient } from '../clients/armado';
-import { SheetsClient } from '../clients/sheets';
-import { TempoClient } from '../clients/tempo';
+import { ArmadoClient } from '../apis/armado';
+import { SheetsClient } from '../apis/sheets';
+import { TempoClient } from '../apis/tempo';
 import { stepTimeouts, type Config } from '../config';
 import { buildPaymentModeTable } from '../domain/payment-modes';
 import { createArmadoActivities } from './armado';
 import { createLedgerWriterActivities } from './ledger-writer';
 import { createReconcileActivities } from './reconcile';
-import { createSheetsActivities } from './sheets';
+import { createLedgerStepActivities } from './ledger-step';
 import { createTempoActivities } from './tempo';
 
 export interface ActivityClients {
@@ -67,7 +67,7 @@ export function createActivities(config: Config, clients: ActivityClients = crea
       timeouts: stepTimeouts(config),
     }),
     ...createArmadoActivities({ armado: clients.armado }),
-    ...createSheetsActivities({
+    ...createLedgerStepActivities({
       spreadsheetId: config.sheets.spreadsheetId,
       sheetName: config.sheets.sheetName,
       settings: {

@@ -1,8 +1,8 @@
 // The ledger writer's activities: write a batch (only for runs still waiting on it), then tell each run.
 import { Context } from '@temporalio/activity';
 import { ActivityNotFoundError, ApplicationFailure, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { LedgerRow, LedgerWriteResult } from '../domain/payment-sync';
-import type { SheetsClient } from '../clients/sheets';
+import type { LedgerRow, LedgerWriteResult } from '../domain/shapes';
+import type { SheetsClient } from '../apis/sheets';
 import { upsertLedgerRows } from '../ledger/keyed-upsert';
 import { InvoiceNumberKey } from '../workflows/contract';
 import { ledgerRowWrittenSignal, type LedgerReply, type LedgerRequest, type LegacyLedgerCompletion } from '../workflows/ledger-contract';

@@ -6,15 +6,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { arrayFromPayloads } from '@temporalio/common';
-import { a1, type SheetsClient } from '../clients/sheets';
-import type { ArmadoClient } from '../clients/armado';
-import type { TempoClient } from '../clients/tempo';
+import { a1, type SheetsClient } from '../apis/sheets';
+import type { ArmadoClient } from '../apis/armado';
+import type { TempoClient } from '../apis/tempo';
 import { paymentWorkflowId, startPaymentSync } from '../client/payment-sync-client';
 import { formatArmadoDate, formatLedgerDate, parsePaymentDate, toWallClock } from '../domain/dates';
 import { ErrorType, failureTypeOf } from '../domain/errors';
 import { checkPaymentInput } from '../domain/payment-input';
 import { normalizePaymentMode, type PaymentModeTable } from '../domain/payment-modes';
-import { LEDGER_HEADER } from '../domain/payment-sync';
+import { LEDGER_HEADER } from '../domain/shapes';
 import {
   candidateReason,
   compareInvoiceNumbers,

@@ -3,8 +3,8 @@ import { parsePaymentDate, formatArmadoDate, formatLedgerDate, toWallClock } fro
 import { ErrorType, permanentFailure } from '../domain/errors';
 import { parsePaymentInput, type PaymentSyncInput } from '../domain/payment-input';
 import { resolvePaymentMode, type PaymentModeTable } from '../domain/payment-modes';
-import type { ConfirmedPayment, InvoiceStatus } from '../domain/payment-sync';
-import type { TempoClient } from '../clients/tempo';
+import type { ConfirmedPayment, InvoiceStatus } from '../domain/shapes';
+import type { TempoClient } from '../apis/tempo';
 import type { StepTimeouts } from '../config';
 import { activityLog } from './log';
 

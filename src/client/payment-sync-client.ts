@@ -4,7 +4,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import { describeFailure, ErrorType } from '../domain/errors';
 import { checkPaymentInput, type InputProblem, type PaymentSyncInput } from '../domain/payment-input';
 import { acceptedPaymentModes, normalizePaymentMode, type PaymentModeTable } from '../domain/payment-modes';
-import type { PaymentSyncResult, PaymentSyncStatus } from '../domain/payment-sync';
+import type { PaymentSyncResult, PaymentSyncStatus } from '../domain/shapes';
 import { runningMemo, type PaymentSyncMemo } from '../domain/run-summary';
 import type { paymentSyncWorkflow } from '../workflows/payment-sync';
 import { InvoiceNumberKey, PaymentModeKey, retryArmadoNowSignal, statusQuery, SyncOutcomeKey } from '../workflows/contract';

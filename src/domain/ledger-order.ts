@@ -1,5 +1,5 @@
 // "Latest payment wins" (DESIGN §1) for the ledger: which of two payments of one invoice a row must show.
-import type { LedgerRow } from './payment-sync';
+import type { LedgerRow } from './shapes';
 
 /** `YYYY-MM-DD` or `YYYY-MM-DD HH:mm` (the ledger's reading). Unreadable → undefined. */
 function ledgerInstant(text: string): { day: string; time?: string } | undefined {

@@ -1,5 +1,5 @@
 // The one line an operator reads in the Temporal UI (memo `summary`) to know what a run did or why it stopped.
-import type { PaymentSyncResult, StepName } from './payment-sync';
+import type { PaymentSyncResult, StepName } from './shapes';
 
 /** Memo of a paymentSyncWorkflow run. `failureType` lets batch tools pick failed runs by cause. */
 export interface PaymentSyncMemo {

@@ -3,8 +3,8 @@
 // that metadata, never through a row number read earlier. Column A stays the visible key and the fallback.
 import { ErrorType, transientFailure } from '../domain/errors';
 import { isOlderLedgerPayment, type LedgerPayment } from '../domain/ledger-order';
-import { LEDGER_HEADER, type LedgerRow, type LedgerWriteResult } from '../domain/payment-sync';
-import { a1, type DataFilter, type MatchedValueRange, type SheetsClient } from '../clients/sheets';
+import { LEDGER_HEADER, type LedgerRow, type LedgerWriteResult } from '../domain/shapes';
+import { a1, type DataFilter, type MatchedValueRange, type SheetsClient } from '../apis/sheets';
 
 /** The metadata key that ties a row to its invoice (project-visible: other apps' metadata cannot collide). */
 export const LEDGER_ROW_KEY = 'tempo-armado-sync.invoice';

@@ -2,13 +2,13 @@
 // Messages come from the typed clients (which never carry a secret) or are written here.
 import { Client, type Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { ArmadoClient } from '../clients/armado';
-import { loadServiceAccount, SheetsClient } from '../clients/sheets';
-import { TempoClient } from '../clients/tempo';
+import { ArmadoClient } from '../apis/armado';
+import { loadServiceAccount, SheetsClient } from '../apis/sheets';
+import { TempoClient } from '../apis/tempo';
 import type { Config } from '../config';
 import { connectClient, temporalConnectionSettings, type TemporalConnectionSettings } from '../temporal/connection';
 import { ErrorType, failureMessageOf, failureTypeOf } from '../domain/errors';
-import { LEDGER_HEADER } from '../domain/payment-sync';
+import { LEDGER_HEADER } from '../domain/shapes';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/contract';
 
 export interface DoctorCheck {

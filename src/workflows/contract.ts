@@ -1,7 +1,7 @@
 // Names shared by paymentSyncWorkflow and its callers: signal, query, search attributes.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { PaymentSyncStatus } from '../domain/payment-sync';
+import type { PaymentSyncStatus } from '../domain/shapes';
 
 export const retryArmadoNowSignal = defineSignal('retryArmadoNow');
 export const statusQuery = defineQuery<PaymentSyncStatus>('status');

@@ -2,7 +2,7 @@
 // Every payload that reaches the writer or comes back from it is checked here with zod: a signal is a door.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { LedgerRow, LedgerWriteResult } from '../domain/payment-sync';
+import type { LedgerRow, LedgerWriteResult } from '../domain/shapes';
 
 /** The writer's batch settings: they come from the current worker configuration with every request. */
 export const LedgerSettingsSchema = z.object({

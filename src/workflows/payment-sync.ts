@@ -4,7 +4,7 @@ import { ApplicationFailure, condition, patched, proxyActivities, setHandler, wo
 import type { Activities } from '../activities';
 import { ErrorType, failureTypeOf, NON_RETRYABLE_TYPES } from '../domain/errors';
 import { checkPaymentInput, type PaymentSyncInput } from '../domain/payment-input';
-import type { ArmadoBill, ArmadoOutcome, ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult } from '../domain/payment-sync';
+import type { ArmadoBill, ArmadoOutcome, ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult } from '../domain/shapes';
 import { retryArmadoNowSignal, statusQuery } from './contract';
 import { LedgerReplySchema, ledgerRowWrittenSignal, type LedgerReply } from './ledger-contract';
 import { legacyPaymentSyncWorkflow } from './legacy/payment-sync-v1';

@@ -4,7 +4,7 @@ import { ApplicationFailure, log, metricMeter, upsertMemo, upsertSearchAttribute
 import { ErrorType, failureMessageOf, failureTypeOf } from '../domain/errors';
 import type { PaymentSyncInput } from '../domain/payment-input';
 import { normalizePaymentMode } from '../domain/payment-modes';
-import type { PaymentSyncResult, PaymentSyncStatus, StepName, SyncOutcome } from '../domain/payment-sync';
+import type { PaymentSyncResult, PaymentSyncStatus, StepName, SyncOutcome } from '../domain/shapes';
 import { completedMemo, failedMemo, runningMemo, type PaymentFacts } from '../domain/run-summary';
 import { METRIC } from '../metrics';
 import { InvoiceNumberKey, PaymentModeKey, SyncOutcomeKey } from './contract';

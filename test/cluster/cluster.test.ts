@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { request } from 'undici';
 import { failureTypeOf } from '../../src/domain/errors';
-import type { PaymentSyncResult } from '../../src/domain/payment-sync';
+import type { PaymentSyncResult } from '../../src/domain/shapes';
 import { startSandboxes, type Sandboxes } from '../../src/sandbox';
 import { startServiceProcess, type ServiceProcess } from '../../src/scripts/service-processes';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import type { PaymentSyncResult } from '../../src/domain/payment-sync';
+import type { PaymentSyncResult } from '../../src/domain/shapes';
 import type { PaymentSyncMemo } from '../../src/domain/run-summary';
 import { batchReset, resetRun } from '../../src/operations/reset';
 import { PROJECT_ROOT, resolveTemporalCli } from '../../src/temporal/binaries';

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
-import { STEPS } from '../../src/domain/payment-sync';
+import { STEPS } from '../../src/domain/shapes';
 import { launchChromium } from '../helpers/browser';
 import { startE2E, type E2E } from '../helpers/e2e';
 import { eventually } from '../helpers/eventually';

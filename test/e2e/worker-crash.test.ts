@@ -2,7 +2,7 @@
 // the run completes with exactly one ledger row and one Armado PUT.
 import { startPaymentSync } from '../../src/client/payment-sync-client';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
-import type { PaymentSyncStatus } from '../../src/domain/payment-sync';
+import type { PaymentSyncStatus } from '../../src/domain/shapes';
 import { killWorkerProcesses, startWorkerProcess, useProcessRig } from '../helpers/worker-process';
 import { eventually } from '../helpers/eventually';
 

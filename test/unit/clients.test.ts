@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { MockAgent } from 'undici';
 import { createArmadoActivities } from '../../src/activities/armado';
-import { ArmadoClient } from '../../src/clients/armado';
-import { parseRetryAfter } from '../../src/clients/http';
-import { TempoClient } from '../../src/clients/tempo';
+import { ArmadoClient } from '../../src/apis/armado';
+import { parseRetryAfter } from '../../src/apis/http';
+import { TempoClient } from '../../src/apis/tempo';
 import { expectFailure } from '../helpers/failures';
 
 const SECRET_PASSWORD = 'p@ss-Tempo-Very-Secret';

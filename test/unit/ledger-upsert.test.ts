@@ -3,8 +3,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SheetsClient } from '../../src/clients/sheets';
-import type { LedgerRow } from '../../src/domain/payment-sync';
+import { SheetsClient } from '../../src/apis/sheets';
+import type { LedgerRow } from '../../src/domain/shapes';
 import { upsertLedgerRows } from '../../src/ledger/keyed-upsert';
 import { GoogleSandbox } from '../../src/sandbox/google';
 

@@ -6,7 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { loadConfig } from '../../src/config';
-import type { ConfirmedPayment } from '../../src/domain/payment-sync';
+import type { ConfirmedPayment } from '../../src/domain/shapes';
 import { startSandboxes, type Sandboxes } from '../../src/sandbox';
 import { InvoiceNumberKey } from '../../src/workflows/contract';
 import { ledgerWriterId } from '../../src/workflows/ledger-contract';

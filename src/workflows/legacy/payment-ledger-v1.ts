@@ -3,7 +3,7 @@
 import { ActivityFailure, ApplicationFailure, condition, continueAsNew, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import { NON_RETRYABLE_TYPES } from '../../domain/errors';
-import type { LedgerWriteResult } from '../../domain/payment-sync';
+import type { LedgerWriteResult } from '../../domain/shapes';
 import {
   legacyEnqueueLedgerRowSignal as enqueueLedgerRowSignal,
   ledgerStatusQuery,

@@ -20,17 +20,7 @@ import { METRIC } from '../../metrics';
 import { parsePaymentInput, type PaymentSyncInput } from '../../domain/payment-input';
 import { normalizePaymentMode } from '../../domain/payment-modes';
 import { completedMemo, failedMemo, runningMemo, type PaymentFacts, type PaymentSyncMemo } from '../../domain/run-summary';
-import type {
-  ArmadoBill,
-  ArmadoOutcome,
-  ConfirmedPayment,
-  LedgerRow,
-  LedgerWriteResult,
-  PaymentSyncResult,
-  PaymentSyncStatus,
-  StepName,
-  SyncOutcome,
-} from '../../domain/payment-sync';
+import type { ArmadoBill, ArmadoOutcome, ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult, PaymentSyncStatus, StepName, SyncOutcome } from '../../domain/shapes';
 import { InvoiceNumberKey, PaymentModeKey, retryArmadoNowSignal, statusQuery, SyncOutcomeKey } from '../contract';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_TYPES];

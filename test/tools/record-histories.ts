@@ -5,17 +5,17 @@ import { join } from 'node:path';
 import { Client, WorkflowFailedError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { loadConfig, type Config } from '../config';
-import { failureTypeOf } from '../domain/errors';
-import { paymentWorkflowId } from '../client/payment-sync-client';
-import type { PaymentSyncInput } from '../domain/payment-input';
-import type { PaymentSyncResult } from '../domain/payment-sync';
-import { startSandboxes, type Sandboxes } from '../sandbox';
-import { PROJECT_ROOT } from '../temporal/binaries';
-import { startDevServer } from '../temporal/dev-server';
-import { retryArmadoNowSignal } from '../workflows/contract';
-import { ledgerWriterId } from '../workflows/ledger-contract';
-import { createPaymentWorker } from '../worker';
+import { loadConfig, type Config } from '../../src/config';
+import { failureTypeOf } from '../../src/domain/errors';
+import { paymentWorkflowId } from '../../src/client/payment-sync-client';
+import type { PaymentSyncInput } from '../../src/domain/payment-input';
+import type { PaymentSyncResult } from '../../src/domain/shapes';
+import { startSandboxes, type Sandboxes } from '../../src/sandbox';
+import { PROJECT_ROOT } from '../../src/temporal/binaries';
+import { startDevServer } from '../../src/temporal/dev-server';
+import { retryArmadoNowSignal } from '../../src/workflows/contract';
+import { ledgerWriterId } from '../../src/workflows/ledger-contract';
+import { createPaymentWorker } from '../../src/worker';
 
 export const HISTORIES_DIR = join(PROJECT_ROOT, 'test', 'histories');
 

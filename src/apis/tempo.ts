@@ -2,7 +2,7 @@
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { ErrorType, permanentFailure } from '../domain/errors';
-import type { InvoiceStatus } from '../domain/payment-sync';
+import type { InvoiceStatus } from '../domain/shapes';
 import { send, sharedStatusFailure, type HttpResponse } from './http';
 
 const amount = z

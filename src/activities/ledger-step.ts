@@ -2,7 +2,7 @@
 // the run by signal once the row is written. The run, not this activity, waits for that answer.
 import { CompleteAsyncError, Context } from '@temporalio/activity';
 import { ErrorType, permanentFailure, transientFailure } from '../domain/errors';
-import type { LedgerRow } from '../domain/payment-sync';
+import type { LedgerRow } from '../domain/shapes';
 import {
   enqueueLedgerRowSignal,
   legacyEnqueueLedgerRowSignal,
@@ -14,7 +14,7 @@ import {
   type LegacyLedgerWorkflowInput,
 } from '../workflows/ledger-contract';
 
-export interface SheetsActivityDeps {
+export interface LedgerStepActivityDeps {
   spreadsheetId: string;
   sheetName: string;
   settings: LedgerSettings;
@@ -37,7 +37,7 @@ function isQueueArgs(args: LedgerRow | QueueLedgerRowArgs): args is QueueLedgerR
   return typeof args === 'object' && args !== null && 'write' in args;
 }
 
-export function createSheetsActivities(deps: SheetsActivityDeps) {
+export function createLedgerStepActivities(deps: LedgerStepActivityDeps) {
   return {
     /**
      * Queues the run's row with the writer of this tab (started if need be). Idempotent: the writer keeps one
@@ -78,7 +78,7 @@ export function createSheetsActivities(deps: SheetsActivityDeps) {
 }
 
 /** @deprecated The first protocol: the writer completes this activity by its task token. Only for runs started before v2. */
-async function queueLegacyRow(ctx: Context, deps: SheetsActivityDeps, row: LedgerRow): Promise<never> {
+async function queueLegacyRow(ctx: Context, deps: LedgerStepActivityDeps, row: LedgerRow): Promise<never> {
   const ledger: LegacyLedgerWorkflowInput = {
     spreadsheetId: deps.spreadsheetId,
     sheetName: deps.sheetName,

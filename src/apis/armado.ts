@@ -2,7 +2,7 @@
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { ErrorType, permanentFailure, transientFailure } from '../domain/errors';
-import type { ArmadoBill } from '../domain/payment-sync';
+import type { ArmadoBill } from '../domain/shapes';
 import { bodyMessage, describeTarget, send, sharedStatusFailure, type HttpResponse } from './http';
 
 const BillSchema = z.looseObject({
