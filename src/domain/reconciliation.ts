@@ -122,8 +122,10 @@ export function paymentRuns(runs: KnownRun[]): KnownRun[] {
  * service already ran (as partially paid): derived from that run, so a second reconciliation finds the
  * same id and starts nothing.
  */
+export const RECONCILED_PREFIX = 'reconciled-';
+
 export function settlementPaymentId(settlingRunWorkflowId: string, hash: (text: string) => string): string {
-  return `reconciled-${hash(settlingRunWorkflowId)}`;
+  return `${RECONCILED_PREFIX}${hash(settlingRunWorkflowId)}`;
 }
 
 export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string): Verdict {
@@ -135,7 +137,10 @@ export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string
   const running = facts.runs.find((r) => r.status === 'RUNNING');
   if (running) return say('sync-running', 'none', 'a payment sync is still running for this invoice; it settles the invoice itself', running.workflowId);
 
-  const payments = paymentRuns(facts.runs).sort((a, b) => (a.armadoDate ?? '').localeCompare(b.armadoDate ?? '') || a.startedAt.localeCompare(b.startedAt));
+  // A run the reconciliation started re-syncs a payment already counted (the settling one): not a payment of its own.
+  const payments = paymentRuns(facts.runs)
+    .filter((r) => !r.input?.paymentId?.startsWith(RECONCILED_PREFIX))
+    .sort((a, b) => (a.armadoDate ?? '').localeCompare(b.armadoDate ?? '') || a.startedAt.localeCompare(b.startedAt));
   const latestRun = [...facts.runs].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1);
   if (latestRun && CLOSED_FAILED.has(latestRun.status) && paymentRuns([latestRun]).length === 1) {
     return say(
@@ -181,6 +186,13 @@ export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string
         },
         start,
       };
+    }
+    if (invoiceTotal !== undefined && knownSum !== undefined && knownSum > cents(invoiceTotal)) {
+      return say(
+        'settled-in-tempo',
+        'operator',
+        `Tempo settled it on ${settledOn} (total ${euros(invoiceTotal)}) but the service's runs add up to more, ${known}: a payment synced twice under different ids, or the wrong invoice? Check its runs: tempo-armado-sync status ${invoiceNumber}`,
+      );
     }
     const missing = invoiceTotal !== undefined && knownSum !== undefined ? ` a payment of ${euros(invoiceTotal - knownSum / 100)}` : ' a payment';
     return say(

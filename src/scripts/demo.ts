@@ -42,7 +42,15 @@ async function main(): Promise<void> {
   // The sandbox spreadsheet lives in memory: a new one per demo, so no ledger writer of an earlier demo
   // (persisted in demo.db) is asked to write to a spreadsheet that no longer exists.
   const sandboxes = await startSandboxes({ keyDir: stateDir, spreadsheetId: tag });
-  const config = loadConfig({ ...sandboxes.env, TEMPORAL_ADDRESS: DEV_SERVER_ADDRESS, ARMADO_BILL_RETRY_INTERVAL: '1m', ARMADO_BILL_RETRY_FOR: '1h' });
+  // Its own task queue too: demo.db keeps earlier demos' runs of the same invoice numbers, which the
+  // reconciliation (it looks at the runs of its task queue) would otherwise count as this demo's payments.
+  const config = loadConfig({
+    ...sandboxes.env,
+    TEMPORAL_ADDRESS: DEV_SERVER_ADDRESS,
+    TEMPORAL_TASK_QUEUE: `payment-sync-${tag}`,
+    ARMADO_BILL_RETRY_INTERVAL: '1m',
+    ARMADO_BILL_RETRY_FOR: '1h',
+  });
   const server = await startDevServer({ dbFilename: join(stateDir, 'demo.db'), port: DEV_SERVER_PORT, uiPort: DEV_UI_PORT });
   const connection = await NativeConnection.connect({ address: DEV_SERVER_ADDRESS });
   const worker = await createPaymentWorker({ config, connection });

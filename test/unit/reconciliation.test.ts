@@ -154,3 +154,18 @@ test('with no run left to read (retention), amounts are not compared: nothing is
   expect(settledNoRuns.finding).toMatchObject({ kind: 'settled-in-tempo', action: 'operator', detail: expect.stringContaining('retention') });
   expect(settledNoRuns.start).toBeUndefined();
 });
+
+test("the reconciliation's own re-sync is not counted again, and runs adding up to more than the invoice are reported, not started", () => {
+  const settling = run({ amount: 100, input: { invoiceNumber: '1', paymentMode: 'cb', paymentDate: '2024-01-10', tempoStatus: 200, amount: 100 } });
+  const resync = run({
+    workflowId: 'payment-sync-DEMO-1-reconciled-abc',
+    status: 'FAILED',
+    failureType: 'ArmadoBillNotFound',
+    startedAt: '2023-12-01T00:00:00Z',
+    input: { ...settling.input!, paymentId: 'reconciled-abc' },
+  });
+  expect(judgeInvoice(facts({ runs: [settling, resync] }), hash).finding).toMatchObject({ kind: 'settled-in-tempo', action: 'sync-started' });
+  const twice = judgeInvoice(facts({ runs: [settling, run({ workflowId: 'other', amount: 100 })] }), hash);
+  expect(twice.finding).toMatchObject({ kind: 'settled-in-tempo', action: 'operator', detail: expect.stringContaining('add up to more') });
+  expect(twice.start).toBeUndefined();
+});
