@@ -11,9 +11,6 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Config } from '../config';
 import { DEV_SERVER_ADDRESS } from '../scripts/ports';
 
-/** The embedded dev server's address (npm start), used when nothing else names one. */
-export const DEFAULT_TEMPORAL_ADDRESS = DEV_SERVER_ADDRESS;
-
 export type TemporalSecurity = 'plaintext' | 'tls' | 'mutual-tls' | 'api-key';
 
 export interface TemporalConnectionSettings {
@@ -54,7 +51,7 @@ export function temporalConnectionSettings(temporal: Pick<Config['temporal'], 'a
     throw new TemporalConnectionConfigError('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: set both (a client certificate needs its key) or neither');
   }
   const connect = toClientOptions(profile);
-  const options = { ...connect.connectionOptions, address: temporal.address ?? profile.address ?? DEFAULT_TEMPORAL_ADDRESS };
+  const options = { ...connect.connectionOptions, address: temporal.address ?? profile.address ?? DEV_SERVER_ADDRESS };
   const security: TemporalSecurity = profile.apiKey ? 'api-key' : tls && !tls.disabled ? (tls.clientCert ? 'mutual-tls' : 'tls') : 'plaintext';
   let clientCertificateExpires: Date | undefined;
   const tlsOptions = typeof options.tls === 'object' ? options.tls : undefined;

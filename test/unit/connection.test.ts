@@ -2,7 +2,8 @@
 // own client configuration (environment variables, temporal.toml profiles) for TLS and API keys.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_TEMPORAL_ADDRESS, temporalConnectionSettings } from '../../src/temporal/connection';
+import { DEV_SERVER_ADDRESS } from '../../src/scripts/ports';
+import { temporalConnectionSettings } from '../../src/temporal/connection';
 import { makePki, type Pki } from '../helpers/certificates';
 
 let pki: Pki;
@@ -17,7 +18,7 @@ const NO_FILE = { TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' };
 
 test('nothing configured: plaintext to the embedded server', () => {
   const s = temporalConnectionSettings(design, { ...NO_FILE });
-  expect(s).toMatchObject({ address: DEFAULT_TEMPORAL_ADDRESS, namespace: 'default', security: 'plaintext' });
+  expect(s).toMatchObject({ address: DEV_SERVER_ADDRESS, namespace: 'default', security: 'plaintext' });
   expect(s.options.tls).toBeUndefined();
 });
 
