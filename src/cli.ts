@@ -19,6 +19,7 @@ import { BUILT_IN_PAYMENT_MODES, buildPaymentModeTable, normalizePaymentMode } f
 import { runDoctor } from './operations/doctor';
 import { readFileSync } from 'node:fs';
 import { BackfillFileError, backfillTable, progressBar, readBackfillFile, runBackfill } from './operations/backfill';
+import { reapplyLedgerPayment, ReapplyRefused } from './operations/reapply';
 import { reconcileNow, reconcileReport } from './operations/reconcile';
 import { batchReset, batchResetQuery, DEFAULT_RESET_QUERY, type BatchResetEntry } from './operations/reset';
 import { DEV_SERVER_ADDRESS } from './scripts/ports';
@@ -26,8 +27,9 @@ import { connectClient, temporalConnectionSettings } from './temporal/connection
 
 const USAGE = `usage: tempo-armado-sync <command> [options]
 
-  start --invoice N --mode M --date D --tempo-status S [--amount A] [--dossier X] [--payment-id P] [--wait]
-                          start a payment sync (a payment already started is not started again)
+  start --invoice N --mode M --date D --tempo-status S [--amount A] [--dossier X] [--payment-id P] [--wait] [--retry-failed]
+                          start a payment sync (a payment already started is not started again; with
+                          --retry-failed, one whose runs failed or were refused is)
   status <workflowId|invoiceNumber>
                           where a run is (or every run of an invoice)
   result <workflowId>     wait for a run's result; exit 1 if it failed
@@ -40,10 +42,14 @@ const USAGE = `usage: tempo-armado-sync <command> [options]
   reconcile [--dry-run] [--invoice N]
                           compare the ledger with Tempo and Armado now, start the syncs that are certain,
                           report the rest (--dry-run: start and write nothing)
-  backfill FILE [--strict] [--rate R]
+  backfill FILE [--strict] [--rate R] [--retry-failed]
                           start the syncs of past payments listed in FILE (CSV or JSON lines: invoice, mode,
                           date, amount, payment id); every line is validated first (--strict: nothing starts
-                          if one is bad); R starts per second (default 5); payments already synced are skipped
+                          if one is bad); R starts per second (default 5); payments already synced are skipped,
+                          payments whose runs failed or were refused are reported (--retry-failed: started again)
+  reapply-ledger --invoice N [--dry-run]
+                          put the ledger's payment back on the invoice's Armado bill (after an armado-disagrees
+                          finding: the reconciliation reports, it never overwrites Armado itself)
 
   --json                  machine-readable output (every command)
 Configuration: TEMPORAL_ADDRESS (default ${DEV_SERVER_ADDRESS}), TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,
@@ -80,6 +86,7 @@ const OPTIONS = {
   reason: { type: 'string', default: 're-run after fix' },
   strict: { type: 'boolean', default: false },
   rate: { type: 'string' },
+  'retry-failed': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -161,9 +168,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const paymentModes = buildPaymentModeTable(caller.paymentModes);
       validatePaymentSyncInput(input, paymentModes); // before any connection: bad input changes nothing
       return withClient(caller.temporal, io.env, async (client) => {
-        const started = await startPaymentSync(client, input, { taskQueue: caller.temporal.taskQueue, defaultDossier: caller.defaultDossier, paymentModes });
-        const { workflowId, runId, duplicate } = started;
-        print({ workflowId, runId, duplicate }, [`${duplicate ? 'already started (nothing new)' : 'started'}: ${workflowId} (run ${runId})`]);
+        const started = await startPaymentSync(client, input, {
+          taskQueue: caller.temporal.taskQueue,
+          defaultDossier: caller.defaultDossier,
+          paymentModes,
+          retryFailed: values['retry-failed'],
+        });
+        const { workflowId, runId, duplicate, existing } = started;
+        const failedBefore = existing?.failureType ? ` its run failed (${existing.failureType}); start it again with --retry-failed` : '';
+        print({ workflowId, runId, duplicate, existing }, [`${duplicate ? `already started (nothing new):${failedBefore}` : 'started:'} ${workflowId} (run ${runId})`]);
         if (!values.wait) return 0;
         return showResult(client, workflowId, io, json);
       });
@@ -280,6 +293,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           taskQueue: caller.temporal.taskQueue,
           defaultDossier: caller.defaultDossier,
           paymentModes,
+          retryFailed: values['retry-failed'],
           ratePerSecond: rate,
           onProgress: (p) => {
             // A live bar on a terminal; a line every 5 s (and the last) in a log.
@@ -292,8 +306,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         });
         if (io.isTTY) io.progress?.('');
         print(report, backfillTable(report));
-        return report.invalid + report.failedToStart > 0 ? 1 : 0;
+        return report.invalid + report.failedToStart + report.failedBefore > 0 ? 1 : 0;
       });
+    }
+
+    case 'reapply-ledger': {
+      if (!values.invoice || !/^\d{1,20}$/.test(values.invoice)) throw new UsageError('--invoice: must be a Tempo invoice number (digits)');
+      const outcome = await reapplyLedgerPayment(loadConfig(io.env), values.invoice, { dryRun: values['dry-run'] });
+      const what = { updated: 'Armado bill updated', 'already-up-to-date': 'Armado bill already carries it: nothing sent', 'would-update': 'dry run: would update the Armado bill' }[outcome.status];
+      print(outcome, [
+        `${what}: invoice ${outcome.invoiceNumber}, bill ${outcome.billId}`,
+        `  ledger  ${outcome.ledger.paymentMode} on ${outcome.ledger.paymentDate} → paymentType ${outcome.ledger.paymentType}, ${outcome.ledger.armadoDate}`,
+        `  before  paymentType ${outcome.before.paymentType ?? '-'}, ${outcome.before.paymentDate ?? '-'}`,
+      ]);
+      return 0;
     }
 
     default:
@@ -334,6 +360,10 @@ if (require.main === module) {
         for (const p of err.problems) io.err(`  ${p.field}: ${p.message}`);
       } else if (err instanceof ConfigError || err instanceof BackfillFileError) {
         io.err(err.message);
+      } else if (err instanceof ReapplyRefused) {
+        io.err(`reapply-ledger: ${err.message}`);
+        process.exitCode = 1;
+        return;
       } else if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
         io.err(`${err.message}\n\n${USAGE}`);
       } else {

@@ -92,6 +92,7 @@ export function createActivities(config: Config, clients: ActivityClients = crea
       timeZone: config.armado.timeZone,
       paymentModes,
       ratePerSecond: config.reconcile.ratePerSecond,
+      fullSweepMs: config.reconcile.fullSweepMs,
     }),
   };
 }

@@ -10,8 +10,8 @@ import { a1, type SheetsClient } from '../apis/sheets';
 import type { ArmadoClient } from '../apis/armado';
 import type { TempoClient } from '../apis/tempo';
 import { paymentWorkflowId, startPaymentSync } from '../client/payment-sync-client';
-import { formatArmadoDate, formatLedgerDate, parsePaymentDate, toWallClock } from '../domain/dates';
-import { ErrorType, failureTypeOf } from '../domain/errors';
+import { formatArmadoDate, formatLedgerDate, parsePaymentDate, toWallClock, wallClockInstants } from '../domain/dates';
+import { ErrorType, failureMessageOf, failureTypeOf } from '../domain/errors';
 import { checkPaymentInput } from '../domain/payment-input';
 import { normalizePaymentMode, type PaymentModeTable } from '../domain/payment-modes';
 import { LEDGER_HEADER } from '../domain/shapes';
@@ -19,6 +19,8 @@ import {
   candidateReason,
   compareInvoiceNumbers,
   driftTotal,
+  dueSweepBuckets,
+  type SweepPlan,
   judgeInvoice,
   type Candidate,
   type Finding,
@@ -43,6 +45,8 @@ export interface ReconcileActivityDeps {
   paymentModes: PaymentModeTable;
   /** Calls per second to Tempo and to Armado, each. */
   ratePerSecond: number;
+  /** Every settled row is checked against Armado at least once in this period (RECONCILE_FULL_SWEEP). */
+  fullSweepMs: number;
 }
 
 export const SUMMARY_HEADER = ['Date', 'Lignes du registre', 'Vérifiées', 'Écarts', 'Syncs lancées', 'Détail', 'Exécution'] as const;
@@ -66,13 +70,37 @@ class Pacer {
 }
 
 const hash12 = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
+const DAY_MS = 86_400_000;
+/**
+ * Rows written this long before the previous reconciliation finished still count as recent: it may have read the
+ * ledger hours before it finished (a large ledger at RECONCILE_RATE), and clocks differ.
+ */
+const RECENT_MARGIN_MS = 6 * 3_600_000;
+/** The summary row of a reconciliation of one invoice starts so: it swept nothing. */
+const ONE_INVOICE_PREFIX = 'facture ';
+
+/** The instant of a summary row's `YYYY-MM-DD HH:mm` (local time), the earliest if the clocks went back. */
+function localInstant(text: string, timeZone: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})/.exec(text.trim());
+  if (!m) return undefined;
+  const [year, month, day, hour, minute] = m.slice(1, 6).map(Number) as [number, number, number, number, number];
+  return wallClockInstants({ year, month, day, hour, minute, second: 0 }, timeZone)[0];
+}
+
+/** A calendar day number (days since 1970-01-01) of a `YYYY-MM-DD` reading. */
+function dayNumber(ymd: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(ymd.trim());
+  return m ? Math.floor(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / DAY_MS) : undefined;
+}
 
 function ledgerRowsOf(values: string[][]): LedgerSnapshotRow[] {
   return values.slice(1).flatMap((cells, index) => {
     const invoiceNumber = (cells[0] ?? '').trim();
     if (!/^\d{1,20}$/.test(invoiceNumber)) return [];
     const cell = (i: number) => (cells[i] ?? '').trim();
-    return [{ row: index + 2, invoiceNumber, status: cell(1), paymentMode: cell(2), paymentDate: cell(3), amount: cell(4), billId: cell(5), workflowId: cell(7) }];
+    return [
+      { row: index + 2, invoiceNumber, status: cell(1), paymentMode: cell(2), paymentDate: cell(3), amount: cell(4), billId: cell(5), updatedAt: cell(6), workflowId: cell(7) },
+    ];
   });
 }
 
@@ -95,6 +123,35 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
 
   async function readLedger(): Promise<LedgerSnapshotRow[]> {
     return ledgerRowsOf(await deps.sheets.readValues(deps.spreadsheetId, a1(deps.sheetName, `A:${LEDGER_LAST_COLUMN}`)));
+  }
+
+  /**
+   * Which settled rows this reconciliation checks: those written since the previous full reconciliation (read from
+   * the summary tab, where each one leaves its row), and the slices of the rotation due since then.
+   */
+  async function sweepPlan(startedAt: string): Promise<SweepPlan> {
+    const started = Date.parse(startedAt);
+    const buckets = Math.max(1, Math.round(deps.fullSweepMs / DAY_MS));
+    const today = dayNumber(formatLedgerDate(toWallClock({ kind: 'instant', epochMs: started }, deps.timeZone), true)) as number;
+    const summary = await deps.sheets.readValues(deps.spreadsheetId, a1(deps.summarySheetName, 'A:G')).catch((err: unknown) => {
+      if (failureTypeOf(err) === ErrorType.SheetsRequestRejected) return [] as string[][]; // no summary tab yet
+      throw err;
+    });
+    let previousDay: number | undefined;
+    let previousAt: number | undefined;
+    for (const cells of summary.slice(1)) {
+      if ((cells[5] ?? '').startsWith(ONE_INVOICE_PREFIX)) continue;
+      const day = dayNumber(cells[0] ?? '');
+      if (day === undefined || day > today) continue;
+      const at = localInstant(cells[0] ?? '', deps.timeZone);
+      if (previousDay === undefined || day > previousDay || (day === previousDay && (at ?? 0) > (previousAt ?? 0))) {
+        previousDay = day;
+        previousAt = at;
+      }
+    }
+    // Without a previous reconciliation, the rows of the last two days are the recent ones.
+    const recentSince = previousAt !== undefined ? previousAt - RECENT_MARGIN_MS : started - 2 * DAY_MS;
+    return { recentSince, buckets, dueBuckets: dueSweepBuckets(today, previousDay, buckets) };
   }
 
   /** Invoices whose runs on this task queue ended badly (within the namespace's retention). */
@@ -177,12 +234,41 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
     return { ...verdict.finding, action: started.duplicate ? 'already-started' : 'sync-started', workflowId: started.workflowId };
   }
 
+  /**
+   * One invoice's finding. An API that refuses this invoice for good (a 400, a 401) makes it a `check-failed`
+   * finding and the page goes on; a transient failure fails the attempt for Temporal to retry (the whole API is
+   * likely down), until the third attempt, from which it too is a finding: one invoice never fails the night.
+   */
+  async function inspectOne(client: Client, taskQueue: string, candidate: Candidate, dryRun: boolean, signal: AbortSignal, attempt: number): Promise<Finding> {
+    try {
+      return await act(client, taskQueue, await factsOf(client, taskQueue, candidate, signal), dryRun);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const permanent = (err as { nonRetryable?: boolean }).nonRetryable === true;
+      if (!permanent && attempt < 3) throw err;
+      const type = failureTypeOf(err);
+      activityLog('warn', 'reconciliation could not check an invoice', { invoiceNumber: candidate.invoiceNumber, type });
+      return {
+        invoiceNumber: candidate.invoiceNumber,
+        kind: 'check-failed',
+        action: 'operator',
+        detail: `could not be checked (${type}: ${failureMessageOf(err).slice(0, 300)}); fix the cause, then: tempo-armado-sync reconcile --invoice ${candidate.invoiceNumber}`,
+      };
+    }
+  }
+
   return {
     /**
      * The invoices to look at after `after` (numeric order), at most `limit`: ledger rows not in their final
      * state and invoices whose runs failed; or just `invoice` when one is asked for.
      */
-    async listReconcileCandidates(args: { after?: string; limit: number; invoice?: string }): Promise<{ ledgerRows: number; candidates: Candidate[]; done: boolean }> {
+    async listReconcileCandidates(args: {
+      after?: string;
+      limit: number;
+      invoice?: string;
+      /** The reconciliation's start: the same sweep plan on every page. Absent (a run started before it): no settled rows. */
+      startedAt?: string;
+    }): Promise<{ ledgerRows: number; candidates: Candidate[]; done: boolean }> {
       const rows = await readLedger();
       const byInvoice = new Map<string, LedgerSnapshotRow>();
       for (const row of rows) if (!byInvoice.has(row.invoiceNumber)) byInvoice.set(row.invoiceNumber, row);
@@ -190,8 +276,10 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
         return { ledgerRows: rows.length, candidates: args.after ? [] : [{ invoiceNumber: args.invoice, reason: 'asked', ledger: byInvoice.get(args.invoice) }], done: true };
       }
       const candidates = new Map<string, Candidate>();
+      const sweep = args.startedAt ? await sweepPlan(args.startedAt) : undefined;
+      const bucketOf = (invoiceNumber: string) => parseInt(hash12(invoiceNumber).slice(0, 8), 16) % (sweep?.buckets ?? 1);
       for (const row of byInvoice.values()) {
-        const reason = candidateReason(row);
+        const reason = candidateReason(row, sweep, bucketOf);
         if (reason) candidates.set(row.invoiceNumber, { invoiceNumber: row.invoiceNumber, reason, ledger: row });
       }
       const { client, taskQueue } = temporal();
@@ -222,7 +310,7 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
             const candidate = args.candidates[index];
             if (!candidate) return;
             signal.throwIfAborted();
-            findings[index] = await act(client, taskQueue, await factsOf(client, taskQueue, candidate, signal), args.dryRun);
+            findings[index] = await inspectOne(client, taskQueue, candidate, args.dryRun, signal, ctx?.info.attempt ?? 1);
             beat();
           }
         };
@@ -259,7 +347,7 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
               summary.checked,
               driftTotal(summary),
               summary.syncsStarted,
-              drift.length ? drift.join(', ') : 'aucun écart',
+              `${summary.invoice ? `${ONE_INVOICE_PREFIX}${summary.invoice}: ` : ''}${drift.length ? drift.join(', ') : 'aucun écart'}`,
               summary.reconciliationId,
             ],
           ],

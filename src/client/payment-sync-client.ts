@@ -46,6 +46,11 @@ export interface StartPaymentSyncOptions {
   taskQueue: string;
   defaultDossier: string;
   paymentModes?: PaymentModeTable;
+  /**
+   * A payment whose runs all failed, were refused, terminated or timed out may run again under its id (Temporal's
+   * reuse policy for failed runs). A payment running or synced is still never started twice.
+   */
+  retryFailed?: boolean;
 }
 
 export interface StartedPaymentSync {
@@ -53,8 +58,13 @@ export interface StartedPaymentSync {
   runId: string;
   /** True when this payment already had a run: that run is returned, nothing new starts. */
   duplicate: boolean;
+  /** With `duplicate`: how that run stands (RUNNING, COMPLETED, FAILED…) and, when it failed, its DESIGN §6 type. */
+  existing?: { status: string; failureType?: string };
   handle: WorkflowHandle<typeof paymentSyncWorkflow>;
 }
+
+/** Closed without syncing: a later start may take the id with `retryFailed`. */
+export const FAILED_STATUSES: ReadonlySet<string> = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED']);
 
 export async function startPaymentSync(client: Client, raw: unknown, options: StartPaymentSyncOptions): Promise<StartedPaymentSync> {
   const input = validatePaymentSyncInput(raw, options.paymentModes);
@@ -64,9 +74,10 @@ export async function startPaymentSync(client: Client, raw: unknown, options: St
       workflowId,
       taskQueue: options.taskQueue,
       args: [input],
-      // Any earlier run of this payment, running or closed, makes the start fail: the caller gets that run.
+      // Any earlier run of this payment, running or closed, makes the start fail: the caller gets that run;
+      // with retryFailed, one that closed without syncing does not.
       workflowIdConflictPolicy: 'FAIL',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      workflowIdReusePolicy: options.retryFailed ? 'ALLOW_DUPLICATE_FAILED_ONLY' : 'REJECT_DUPLICATE',
       // Readable in the UI before any worker has picked the run up; the workflow keeps the memo current.
       memo: { ...runningMemo(input) },
       staticSummary: `Invoice ${input.invoiceNumber} · ${input.paymentMode} · ${input.paymentDate}${input.amount === undefined ? '' : ` · ${input.amount.toFixed(2)} €`}`,
@@ -81,7 +92,9 @@ export async function startPaymentSync(client: Client, raw: unknown, options: St
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const handle = client.workflow.getHandle<typeof paymentSyncWorkflow>(workflowId);
     const description = await handle.describe();
-    return { workflowId, runId: description.runId, duplicate: true, handle };
+    const memo = description.memo as Partial<PaymentSyncMemo> | undefined;
+    const failureType = FAILED_STATUSES.has(description.status.name) ? (typeof memo?.failureType === 'string' ? memo.failureType : description.status.name) : undefined;
+    return { workflowId, runId: description.runId, duplicate: true, existing: { status: description.status.name, failureType }, handle };
   }
 }
 

@@ -56,6 +56,23 @@ export function toWallClock(date: PaymentDate, timeZone: string): WallClock {
   return { year: get('year'), month: get('month'), day: get('day'), hour: get('hour'), minute: get('minute'), second: get('second') };
 }
 
+/**
+ * The instants a wall-clock reading in `timeZone` denotes, earliest first: one as a rule, two in the hour the clocks
+ * go back (that hour happens twice), none in the hour they skip (then the instant the same offset as before gives).
+ */
+export function wallClockInstants(w: WallClock, timeZone: string): number[] {
+  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
+  const offsetAt = (epochMs: number) => {
+    const seen = toWallClock({ kind: 'instant', epochMs }, timeZone);
+    return Date.UTC(seen.year, seen.month - 1, seen.day, seen.hour, seen.minute, seen.second) - epochMs;
+  };
+  // Every offset in use within a day either side; each candidate that reads back as `w` is an instant it denotes.
+  const offsets = new Set([offsetAt(asUtc - 86_400_000), offsetAt(asUtc), offsetAt(asUtc + 86_400_000)]);
+  const found = [...offsets].map((o) => asUtc - o).filter((t) => offsetAt(t) === asUtc - t);
+  if (found.length > 0) return [...new Set(found)].sort((a, b) => a - b);
+  return [asUtc - offsetAt(asUtc - 86_400_000)];
+}
+
 /** Armado's `paymentDate`: `YYYY-MM-DDTHH:mm:ss.000000`, wall-clock in the Armado time zone. */
 export function formatArmadoDate(w: WallClock): string {
   return `${w.year}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}.000000`;
@@ -65,6 +82,15 @@ export function formatArmadoDate(w: WallClock): string {
 export function formatLedgerDate(w: WallClock, dateOnly: boolean): string {
   const day = `${w.year}-${pad(w.month)}-${pad(w.day)}`;
   return dateOnly ? day : `${day} ${pad(w.hour)}:${pad(w.minute)}`;
+}
+
+/**
+ * A ledger date (`YYYY-MM-DD`, `YYYY-MM-DD HH:mm`, with `:ss` when the seconds are not zero, and an offset in the
+ * hour the clocks go back) as Armado's wall-clock `paymentDate`; undefined when it does not read so.
+ */
+export function ledgerDateAsArmado(text: string): string | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2})(:\d{2})?)?(?:\s*[+-]\d{2}:\d{2})?$/.exec(text.trim());
+  return m ? `${m[1]}T${m[2] ?? '00:00'}${m[3] ?? ':00'}.000000` : undefined;
 }
 
 /** Tempo's `AAAAMMJJ`. */

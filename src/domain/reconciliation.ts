@@ -14,6 +14,8 @@ export const DRIFT_KINDS = [
   'armado-disagrees',
   'bill-id-missing',
   'last-run-failed',
+  /** An API refused this one invoice (a 400, say): it could not be checked tonight; the rest went on. */
+  'check-failed',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 /** Not drift: the invoice agrees everywhere, or a run is still working on it. */
@@ -48,10 +50,12 @@ export interface LedgerSnapshotRow {
   paymentDate: string;
   amount: string;
   billId: string;
+  /** "Mis à jour": when the writer last wrote the row (ISO 8601), or what a person typed there. */
+  updatedAt: string;
   workflowId: string;
 }
 
-export type CandidateReason = 'partially-paid' | 'paid-without-bill' | 'last-run-failed' | 'asked';
+export type CandidateReason = 'partially-paid' | 'paid-without-bill' | 'last-run-failed' | 'asked' | 'settled-recent' | 'settled-sweep';
 
 export interface Candidate {
   invoiceNumber: string;
@@ -153,7 +157,15 @@ export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string
 
   if (!ledger && payments.length === 0 && candidate.reason !== 'asked') {
     const refused = latestRun?.failureType ? ` (${latestRun.failureType})` : '';
-    return say('in-sync', 'none', `its failed runs were refused before any write${refused}: no payment to sync`, latestRun?.workflowId);
+    // Refused runs wrote nothing; but if Tempo says settled, a payment is missing from both stores.
+    if (!(tempo.found && tempo.fullyPaid)) return say('in-sync', 'none', `its failed runs were refused before any write${refused}: no payment to sync`, latestRun?.workflowId);
+    const retry = latestRun?.input ? ` If it is that payment, sync it: ${retryCommand(latestRun.input)}` : '';
+    return say(
+      'settled-in-tempo',
+      'operator',
+      `Tempo says settled, but every run of this invoice was refused before any write${refused}: nothing is in the ledger or Armado.${retry}`,
+      latestRun?.workflowId,
+    );
   }
   if (!tempo.found) return say('tempo-invoice-missing', 'operator', 'Tempo has no such invoice in this dossier (FACTURE answered 404); check the ledger row');
 
@@ -199,7 +211,7 @@ export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string
       'settled-in-tempo',
       'operator',
       `Tempo settled it on ${settledOn} (total ${invoiceTotal === undefined ? '?' : euros(invoiceTotal)}), the service knows ${known}:${missing} never triggered a sync and its mode is unknown. ` +
-        `Start it: tempo-armado-sync start --invoice ${invoiceNumber} --mode <mode> --date ${tempo.settledOn ? settledOn : '<date>'} --tempo-status 200${invoiceTotal !== undefined && knownSum !== undefined ? ` --amount ${(invoiceTotal - knownSum / 100).toFixed(2)}` : ''} (or add it to a backfill file)`,
+        `Start it: tempo-armado-sync start --invoice ${invoiceNumber} --mode <mode> --date ${tempo.settledOn ? settledOn : '<date>'} --tempo-status 200${invoiceTotal !== undefined && knownSum !== undefined ? ` --amount ${(invoiceTotal - knownSum / 100).toFixed(2)}` : ''} --retry-failed (or add it to a backfill file)`,
     );
   }
 
@@ -237,7 +249,8 @@ export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string
     return say(
       'armado-disagrees',
       'operator',
-      `the ledger shows ${ledger?.paymentMode} on ${ledger?.paymentDate} (paymentType ${facts.ledgerPaymentType ?? '?'}) but Armado's ${describeBill(bill)}`,
+      `the ledger shows ${ledger?.paymentMode} on ${ledger?.paymentDate} (paymentType ${facts.ledgerPaymentType ?? '?'}) but Armado's ${describeBill(bill)}. ` +
+        `Nothing was overwritten (a person may have changed it on purpose); to put the ledger's payment back on the bill: tempo-armado-sync reapply-ledger --invoice ${invoiceNumber}`,
       ledger?.workflowId || undefined,
     );
   }
@@ -246,11 +259,45 @@ export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string
   return say('in-sync', 'none', `paid; Armado bill ${bill.id} carries the payment`);
 }
 
-/** Which ledger rows the nightly walk looks at: every invoice not in its final state. */
-export function candidateReason(row: LedgerSnapshotRow): CandidateReason | undefined {
+/**
+ * Which settled rows a reconciliation checks against Armado: those written since the previous one (`recentSince`),
+ * and the rotating slice of the others that falls on the days since the previous one (`dueBuckets`): each settled
+ * row belongs to one of `buckets` slices (one per day of RECONCILE_FULL_SWEEP), so that it is checked at least
+ * once per sweep however often the reconciliation runs.
+ */
+export interface SweepPlan {
+  recentSince: number;
+  buckets: number;
+  dueBuckets: number[];
+}
+
+/** The slices due on `today` when the previous full reconciliation was on `previousDay` (day numbers, local calendar). */
+export function dueSweepBuckets(today: number, previousDay: number | undefined, buckets: number): number[] {
+  const days = previousDay === undefined || previousDay >= today ? 1 : Math.min(buckets, today - previousDay);
+  return Array.from({ length: days }, (_, k) => (((today - k) % buckets) + buckets) % buckets).sort((a, b) => a - b);
+}
+
+/** Which ledger rows the nightly walk looks at: every invoice not in its final state, and the settled rows the sweep plan names. */
+export function candidateReason(row: LedgerSnapshotRow, sweep?: SweepPlan, bucketOf?: (invoiceNumber: string) => number): CandidateReason | undefined {
   if (row.status === 'Partiellement payée') return 'partially-paid';
   if (row.status === 'Payée' && !row.billId) return 'paid-without-bill';
+  if (row.status !== 'Payée' || !sweep) return undefined;
+  const updated = Date.parse(row.updatedAt);
+  // A date a person typed and that does not read as one counts as recent: better checked than skipped.
+  if (Number.isNaN(updated) || updated >= sweep.recentSince) return 'settled-recent';
+  if (bucketOf && sweep.dueBuckets.includes(bucketOf(row.invoiceNumber))) return 'settled-sweep';
   return undefined;
+}
+
+/** `tempo-armado-sync start …` for a payment whose runs all failed or were refused: a new run may take the failed one's id. */
+export function retryCommand(input: PaymentSyncInput): string {
+  const quote = (v: string) => (/^[\w.:+@-]+$/.test(v) ? v : `'${v.replace(/'/g, '')}'`);
+  const parts = ['tempo-armado-sync start', `--invoice ${input.invoiceNumber}`, `--mode ${quote(input.paymentMode)}`, `--date ${quote(input.paymentDate)}`, '--tempo-status 200'];
+  if (input.amount !== undefined) parts.push(`--amount ${input.amount.toFixed(2)}`);
+  if (input.dossier) parts.push(`--dossier ${quote(input.dossier)}`);
+  if (input.paymentId) parts.push(`--payment-id ${quote(input.paymentId)}`);
+  parts.push('--retry-failed');
+  return parts.join(' ');
 }
 
 /** Invoice numbers in numeric order (they are digit strings of varying length). */

@@ -130,12 +130,14 @@ export function readBackfillFile(name: string, text: string, options: { defaultD
   return lines;
 }
 
-export type BackfillOutcome = 'started' | 'already-done' | 'invalid' | 'failed-to-start';
+/** `failed-before`: the payment's run failed or was refused; `--retry-failed` runs it again. */
+export type BackfillOutcome = 'started' | 'already-done' | 'failed-before' | 'invalid' | 'failed-to-start';
 
 export interface BackfillReport {
   total: number;
   started: number;
   alreadyDone: number;
+  failedBefore: number;
   invalid: number;
   failedToStart: number;
   lines: { line: number; outcome: BackfillOutcome; workflowId?: string; why?: string }[];
@@ -149,15 +151,16 @@ export interface BackfillProgress {
 }
 
 /**
- * Starts the valid lines' syncs, `ratePerSecond` at most. A payment whose workflow id already exists
- * (started earlier, by anyone) counts as already done and is not started again.
+ * Starts the valid lines' syncs, `ratePerSecond` at most. A payment whose workflow id already exists (started
+ * earlier, by anyone) is not started again: already done when that run is running or synced, failed before when it
+ * failed or was refused — unless `retryFailed`, which starts it again.
  */
 export async function runBackfill(
   client: Client,
   lines: BackfillLine[],
   options: StartPaymentSyncOptions & { ratePerSecond: number; onProgress?: (p: BackfillProgress) => void },
 ): Promise<BackfillReport> {
-  const report: BackfillReport = { total: lines.length, started: 0, alreadyDone: 0, invalid: 0, failedToStart: 0, lines: [] };
+  const report: BackfillReport = { total: lines.length, started: 0, alreadyDone: 0, failedBefore: 0, invalid: 0, failedToStart: 0, lines: [] };
   const toStart = lines.filter((l) => l.input && l.duplicateOf === undefined);
   const began = Date.now();
   const interval = 1000 / options.ratePerSecond;
@@ -177,9 +180,17 @@ export async function runBackfill(
     if (wait > 0) await sleep(wait);
     try {
       const started = await startPaymentSync(client, l.input, options);
-      if (started.duplicate) report.alreadyDone += 1;
-      else report.started += 1;
-      report.lines.push({ line: l.line, outcome: started.duplicate ? 'already-done' : 'started', workflowId: started.workflowId });
+      if (!started.duplicate) {
+        report.started += 1;
+        report.lines.push({ line: l.line, outcome: 'started', workflowId: started.workflowId });
+      } else if (started.existing?.failureType) {
+        // Its run failed or was refused: nothing was synced, so it is not done (and --retry-failed runs it again).
+        report.failedBefore += 1;
+        report.lines.push({ line: l.line, outcome: 'failed-before', workflowId: started.workflowId, why: `failed before (${started.existing.failureType})` });
+      } else {
+        report.alreadyDone += 1;
+        report.lines.push({ line: l.line, outcome: 'already-done', workflowId: started.workflowId });
+      }
     } catch (err) {
       report.failedToStart += 1;
       report.lines.push({ line: l.line, outcome: 'failed-to-start', workflowId: l.workflowId, why: err instanceof Error ? err.message : String(err) });
@@ -206,10 +217,13 @@ export function backfillTable(report: BackfillReport): string[] {
   const rows: [string, number][] = [
     ['started', report.started],
     ['already done', report.alreadyDone],
+    ['failed before', report.failedBefore],
     ['invalid', report.invalid],
     ['failed to start', report.failedToStart],
     ['total lines', report.total],
   ];
-  const problems = report.lines.filter((l) => l.outcome === 'failed-to-start').map((l) => `line ${l.line}: failed to start: ${l.why ?? ''}`);
+  const problems = report.lines
+    .filter((l) => l.outcome === 'failed-to-start' || l.outcome === 'failed-before')
+    .map((l) => (l.outcome === 'failed-before' ? `line ${l.line}: ${l.why ?? 'failed before'} (${l.workflowId}); run again with --retry-failed` : `line ${l.line}: failed to start: ${l.why ?? ''}`));
   return [...rows.map(([label, n]) => `${label.padEnd(16)} ${String(n).padStart(6)}`), ...problems];
 }

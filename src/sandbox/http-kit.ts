@@ -21,6 +21,8 @@ export interface Fault {
   method?: string;
   /** Matches when the request path starts with it. */
   path?: string;
+  /** Matches when the query string holds this `name=value` pair: a fault for one invoice among many. */
+  query?: string;
   /** How many matching requests it affects (default 1). */
   times?: number;
   status?: number;
@@ -113,8 +115,14 @@ export class SandboxServer {
     return this.requests.filter((r) => r.method === method && r.path.startsWith(pathPrefix) && (status === undefined || r.status === status)).length;
   }
 
-  private takeFault(method: string, path: string): Fault | undefined {
-    const index = this.faults.findIndex((f) => (!f.method || f.method === method) && (!f.path || path.startsWith(f.path)) && f.remaining > 0);
+  private takeFault(method: string, path: string, query: URLSearchParams): Fault | undefined {
+    const matchesQuery = (pair: string) => {
+      const [name, value] = pair.split('=');
+      return query.get(name ?? '') === (value ?? '');
+    };
+    const index = this.faults.findIndex(
+      (f) => (!f.method || f.method === method) && (!f.path || path.startsWith(f.path)) && (!f.query || matchesQuery(f.query)) && f.remaining > 0,
+    );
     if (index < 0) return undefined;
     const fault = this.faults[index] as Fault & { remaining: number };
     fault.remaining -= 1;
@@ -133,7 +141,7 @@ export class SandboxServer {
     this.arrivals.push({ method, path: url.pathname, query: url.search, at: Date.now() });
     const record = (status: number | 'hang' | 'lost') => this.requests.push({ method, path: url.pathname, query: url.search, status, at: Date.now() });
     if (this.latencyMs > 0) await delay(this.latencyMs);
-    const fault = this.takeFault(method, url.pathname);
+    const fault = this.takeFault(method, url.pathname, url.searchParams);
     if (fault?.delayMs) await delay(fault.delayMs);
     if (fault?.hang) {
       record('hang');

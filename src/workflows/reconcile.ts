@@ -1,4 +1,4 @@
-// reconcilePaymentsWorkflow: walks the ledger's unfinished invoices page by page, asks Tempo, Armado and the
+// reconcilePaymentsWorkflow: walks the ledger's unfinished invoices (and its settled rows due a check) page by page, asks Tempo, Armado and the
 // service's own runs where each stands, starts the syncs that are certain and reports the rest. Run nightly
 // by a Schedule and on demand by `tempo-armado-sync reconcile`.
 import { ApplicationFailure, type RetryPolicy, continueAsNew, log, metricMeter, proxyActivities, workflowInfo } from '@temporalio/workflow';
@@ -51,7 +51,7 @@ export async function reconcilePaymentsWorkflow(raw: ReconcileInput = {}, carrie
     if (page >= PAGES_PER_RUN || workflowInfo().continueAsNewSuggested) {
       await continueAsNew<typeof reconcilePaymentsWorkflow>(raw, { cursor, summary });
     }
-    const next = await listReconcileCandidates({ after: cursor, limit: RECONCILE_PAGE, invoice: input.invoice });
+    const next = await listReconcileCandidates({ after: cursor, limit: RECONCILE_PAGE, invoice: input.invoice, startedAt: summary.startedAt });
     summary = { ...summary, ledgerRows: next.ledgerRows };
     if (next.candidates.length > 0) {
       summary = addFindings(summary, await inspectInvoices({ candidates: next.candidates, dryRun: input.dryRun }));

@@ -71,7 +71,7 @@ test('good, duplicate and bad lines: the bad ones are named by line and field, t
 
   const first = await cli(['backfill', csv, '--rate', '20']);
   expect(first.code).toBe(1); // some lines were invalid
-  expect(table(first.stdout)).toEqual({ started: 3, 'already done': 1, invalid: 2, 'failed to start': 0, 'total lines': 6 });
+  expect(table(first.stdout)).toEqual({ started: 3, 'already done': 1, 'failed before': 0, invalid: 2, 'failed to start': 0, 'total lines': 6 });
   expect(await runsOn([a, b, c])).toEqual([`payment-sync-DEMO-${a}-P-1`, `payment-sync-DEMO-${b}-P-2`, `payment-sync-DEMO-${c}-P-5`]);
   await rig.client.workflow.getHandle(`payment-sync-DEMO-${b}-P-2`).result();
   expect(rig.sandboxes.armado.billsWithReference(b)[0]).toMatchObject({ paymentType: 1, paymentDate: '2024-02-02T10:00:00.000000' });

@@ -103,7 +103,7 @@ describe('CLI', () => {
     const started = JSON.parse(first.stdout) as { workflowId: string; runId: string; duplicate: boolean };
     expect(started).toMatchObject({ workflowId: 'payment-sync-DEMO-91101-cli-1', duplicate: false });
     const second = await cli(args);
-    expect(JSON.parse(second.stdout)).toEqual({ ...started, duplicate: true });
+    expect(JSON.parse(second.stdout)).toEqual({ ...started, duplicate: true, existing: { status: expect.stringMatching(/^(RUNNING|COMPLETED)$/) } });
 
     const result = await cli(['result', started.workflowId, '--json']);
     expect(result.code).toBe(0);

@@ -216,6 +216,7 @@ describe('the inspection activity', () => {
       timeZone: 'Europe/Paris',
       paymentModes: buildPaymentModeTable(),
       ratePerSecond,
+      fullSweepMs: 30 * 86_400_000,
     });
   }
   const quiet = new DefaultLogger('ERROR');

@@ -1,6 +1,17 @@
 // The reconciliation's rules and the backfill reader, without servers: the cases the e2e tests do not build.
 import { buildPaymentModeTable } from '../../src/domain/payment-modes';
-import { addFindings, emptySummary, judgeInvoice, MAX_REPORTED_FINDINGS, type InvoiceFacts, type KnownRun } from '../../src/domain/reconciliation';
+import fc from 'fast-check';
+import {
+  addFindings,
+  candidateReason,
+  dueSweepBuckets,
+  emptySummary,
+  judgeInvoice,
+  MAX_REPORTED_FINDINGS,
+  type InvoiceFacts,
+  type KnownRun,
+  type LedgerSnapshotRow,
+} from '../../src/domain/reconciliation';
 import { BackfillFileError, progressBar, readBackfillFile } from '../../src/operations/backfill';
 
 const hash = (s: string) => `h${s.length}`;
@@ -16,7 +27,7 @@ const facts = (over: Partial<InvoiceFacts>): InvoiceFacts => ({
   candidate: {
     invoiceNumber: '1',
     reason: 'partially-paid',
-    ledger: { row: 2, invoiceNumber: '1', status: 'Partiellement payée', paymentMode: 'cb', paymentDate: '2024-01-10', amount: '100', billId: '', workflowId: 'w' },
+    ledger: { row: 2, invoiceNumber: '1', status: 'Partiellement payée', paymentMode: 'cb', paymentDate: '2024-01-10', amount: '100', billId: '', updatedAt: '2024-01-10T10:00:00.000Z', workflowId: 'w' },
   },
   tempo: { found: true, fullyPaid: true, settledOn: '20240111', totalAmount: 100, paidAmount: 100 },
   bills: [{ id: '7', paymentType: null, paymentDate: null }],
@@ -60,7 +71,7 @@ describe('judgeInvoice', () => {
           candidate: {
             invoiceNumber: '1',
             reason: 'paid-without-bill',
-            ledger: { row: 2, invoiceNumber: '1', status: 'Payée', paymentMode: 'cb', paymentDate: '2024-01-10 09:30', amount: '100', billId, workflowId: 'w' },
+            ledger: { row: 2, invoiceNumber: '1', status: 'Payée', paymentMode: 'cb', paymentDate: '2024-01-10 09:30', amount: '100', billId, updatedAt: '2024-01-10T10:00:00.000Z', workflowId: 'w' },
           },
           bills: [bill],
         }),
@@ -82,11 +93,27 @@ describe('judgeInvoice', () => {
       candidate: {
         invoiceNumber: '1',
         reason: 'paid-without-bill',
-        ledger: { row: 2, invoiceNumber: '1', status: 'Payée', paymentMode: 'cb', paymentDate: '2024-01-10', amount: '100', billId: '', workflowId: 'w' },
+        ledger: { row: 2, invoiceNumber: '1', status: 'Payée', paymentMode: 'cb', paymentDate: '2024-01-10', amount: '100', billId: '', updatedAt: '2024-01-10T10:00:00.000Z', workflowId: 'w' },
       },
     });
     expect(judgeInvoice(ledgerPaid, hash).finding.kind).toBe('tempo-not-settled');
     expect(judgeInvoice(facts({ tempo: notSettled, bills: [{ id: '7', paymentType: 3, paymentDate: '2024-01-10T00:00:00.000000' }] }), hash).finding.kind).toBe('armado-disagrees');
+  });
+
+  test('refused runs only, while Tempo says settled: reported with the command that syncs that payment', () => {
+    const refused = run({
+      status: 'FAILED',
+      failureType: 'TempoUpdateNotConfirmed',
+      input: { invoiceNumber: '1', paymentMode: 'chèque', paymentDate: '2024-01-20', tempoStatus: 502, amount: 75, paymentId: 'P-9' },
+    });
+    const noRow = { invoiceNumber: '1', reason: 'last-run-failed' as const };
+    expect(judgeInvoice(facts({ candidate: noRow, runs: [refused] }), hash).finding).toMatchObject({
+      kind: 'settled-in-tempo',
+      action: 'operator',
+      detail: expect.stringContaining("tempo-armado-sync start --invoice 1 --mode 'chèque' --date 2024-01-20 --tempo-status 200 --amount 75.00 --payment-id P-9 --retry-failed"),
+    });
+    const notSettled = { found: true as const, fullyPaid: false, paidAmount: 0 };
+    expect(judgeInvoice(facts({ candidate: noRow, runs: [refused], tempo: notSettled }), hash).finding).toMatchObject({ kind: 'in-sync' });
   });
 
   test('the summary counts every finding but lists a bounded number', () => {
@@ -168,4 +195,51 @@ test("the reconciliation's own re-sync is not counted again, and runs adding up 
   const twice = judgeInvoice(facts({ runs: [settling, run({ workflowId: 'other', amount: 100 })] }), hash);
   expect(twice.finding).toMatchObject({ kind: 'settled-in-tempo', action: 'operator', detail: expect.stringContaining('add up to more') });
   expect(twice.start).toBeUndefined();
+});
+
+describe('settled rows: recent ones every night, the rest in a rotation', () => {
+  const row = (over: Partial<LedgerSnapshotRow>): LedgerSnapshotRow => ({
+    row: 2,
+    invoiceNumber: '1',
+    status: 'Payée',
+    paymentMode: 'cb',
+    paymentDate: '2024-01-10',
+    amount: '100',
+    billId: '7',
+    updatedAt: '2024-01-10T10:00:00.000Z',
+    workflowId: 'w',
+    ...over,
+  });
+  const plan = { recentSince: Date.parse('2024-01-10T00:00:00Z'), buckets: 30, dueBuckets: [4] };
+
+  test('a row written since the previous reconciliation is recent; an older one only on its slice; unfinished rows always', () => {
+    expect(candidateReason(row({}), plan, () => 0)).toBe('settled-recent');
+    expect(candidateReason(row({ updatedAt: '2023-12-01T00:00:00Z' }), plan, () => 0)).toBeUndefined();
+    expect(candidateReason(row({ updatedAt: '2023-12-01T00:00:00Z' }), plan, () => 4)).toBe('settled-sweep');
+    expect(candidateReason(row({ updatedAt: 'hier' }), plan, () => 0)).toBe('settled-recent');
+    expect(candidateReason(row({ status: 'Partiellement payée', updatedAt: '2023-12-01T00:00:00Z' }), plan, () => 0)).toBe('partially-paid');
+    expect(candidateReason(row({ billId: '' }), plan, () => 0)).toBe('paid-without-bill');
+    // A run started before the sweep existed passes no plan: settled rows are left alone, as then.
+    expect(candidateReason(row({}))).toBeUndefined();
+  });
+
+  test('whatever the days the reconciliation runs on, every slice is checked within one sweep of the day it falls due', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 60 }), fc.uniqueArray(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 80 }), (buckets, days) => {
+        const runs = [...days].sort((a, b) => a - b);
+        const covered = new Map<number, number[]>(); // bucket -> days it was checked
+        runs.forEach((day, i) => {
+          for (const b of dueSweepBuckets(day, i === 0 ? undefined : runs[i - 1], buckets)) covered.set(b, [...(covered.get(b) ?? []), day]);
+        });
+        // Every day d after the first run falls due in the slice d mod buckets, and the first run on or after d checks it.
+        for (let d = (runs[0] as number) + 1; d <= (runs.at(-1) as number); d++) {
+          const checker = runs.find((r) => r >= d) as number;
+          expect(covered.get(((d % buckets) + buckets) % buckets)).toContain(checker);
+        }
+        // Never more than every slice in one night.
+        for (let i = 1; i < runs.length; i++) expect(dueSweepBuckets(runs[i] as number, runs[i - 1], buckets).length).toBeLessThanOrEqual(buckets);
+      }),
+      { seed: 18, numRuns: 100 },
+    );
+  });
 });
