@@ -313,7 +313,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     case 'reapply-ledger': {
       if (!values.invoice || !/^\d{1,20}$/.test(values.invoice)) throw new UsageError('--invoice: must be a Tempo invoice number (digits)');
       const outcome = await reapplyLedgerPayment(loadConfig(io.env), values.invoice, { dryRun: values['dry-run'] });
-      const what = { updated: 'Armado bill updated', 'already-up-to-date': 'Armado bill already carries it: nothing sent', 'would-update': 'dry run: would update the Armado bill' }[outcome.status];
+      const what = {
+        updated: 'Armado bill updated',
+        'already-up-to-date': 'Armado bill already carries it: nothing sent',
+        'would-update': 'dry run: would update the Armado bill',
+      }[outcome.status];
       print(outcome, [
         `${what}: invoice ${outcome.invoiceNumber}, bill ${outcome.billId}`,
         `  ledger  ${outcome.ledger.paymentMode} on ${outcome.ledger.paymentDate} → paymentType ${outcome.ledger.paymentType}, ${outcome.ledger.armadoDate}`,

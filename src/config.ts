@@ -139,7 +139,12 @@ export const EnvSchema = z.object({
   RECONCILE_RATE: z.coerce.number().positive('must be a positive number of calls per second').max(100, 'must be at most 100 calls per second').default(5),
   RECONCILE_SHEET_NAME: z.string().trim().min(1).max(100).default('Rapprochement'),
   // Every settled row is checked against Armado at least once in this period: a slice of the ledger each night.
-  RECONCILE_FULL_SWEEP: duration('30d').pipe(z.number().min(86_400_000, 'must be at least 1d (one slice per day)').max(366 * 86_400_000, 'must be at most 366d')),
+  RECONCILE_FULL_SWEEP: duration('30d').pipe(
+    z
+      .number()
+      .min(86_400_000, 'must be at least 1d (one slice per day)')
+      .max(366 * 86_400_000, 'must be at most 366d'),
+  ),
 
   METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(DEFAULT_METRICS_PORT),
   LOG_LEVEL: z

@@ -66,7 +66,7 @@ export function createActivities(config: Config, clients: ActivityClients = crea
       billSearch: config.armado.billSearch,
       timeouts: stepTimeouts(config),
     }),
-    ...createArmadoActivities({ armado: clients.armado }),
+    ...createArmadoActivities({ armado: clients.armado, timeZone: config.armado.timeZone }),
     ...createLedgerStepActivities({
       spreadsheetId: config.sheets.spreadsheetId,
       sheetName: config.sheets.sheetName,
@@ -78,7 +78,7 @@ export function createActivities(config: Config, clients: ActivityClients = crea
         writeTimeoutMs: stepTimeouts(config).ledgerWriteMs,
       },
     }),
-    ...createLedgerWriterActivities({ sheets: clients.sheets }),
+    ...createLedgerWriterActivities({ sheets: clients.sheets, timeZone: config.armado.timeZone }),
   });
   return {
     ...steps,

@@ -9,6 +9,8 @@ import { ledgerRowWrittenSignal, type LedgerReply, type LedgerRequest, type Lega
 
 export interface LedgerWriterDeps {
   sheets: SheetsClient;
+  /** ARMADO_TIMEZONE: the ledger's dates are read there to put payments in their one order. */
+  timeZone: string;
   /** Current time for the "Mis à jour" column; injectable for tests. */
   now?: () => Date;
 }
@@ -82,18 +84,22 @@ export function createLedgerWriterActivities(deps: LedgerWriterDeps) {
         ctx.log.warn('ledger rows dropped: their runs no longer wait for them', { dropped: dropped.length, reasons: dropped.slice(0, 5).map((d) => d.reason) });
       if (live.length === 0) return { written: [], dropped, writeRequests: 0 };
 
-      const { results, writeRequests, chosen } = await upsertLedgerRows(deps.sheets, {
+      const { results, writeRequests, chosen, displaced } = await upsertLedgerRows(deps.sheets, {
         spreadsheetId: args.spreadsheetId,
         sheetName: args.sheetName,
         rows: live.map((r) => r.row),
         now: now(),
+        timeZone: deps.timeZone,
         progress: (phase) => ctx.heartbeat(phase),
       });
       const written = live.map((r): LedgerReply => {
         const own = results[r.row.invoiceNumber] as LedgerWriteResult;
         // Two payments of one invoice in one batch: the row shows the later one; the other was kept out.
-        const result = chosen[r.row.invoiceNumber] === r.row.workflowId ? own : { status: 'kept-later-payment' as const, row: own.row };
-        return { requestId: r.requestId, result };
+        if (chosen[r.row.invoiceNumber] !== r.row.workflowId) return { requestId: r.requestId, result: { status: 'kept-later-payment' as const, row: own.row } };
+        // The row now shows this payment: it is the one Armado must end on. A settled payment it replaced may still be
+        // on its way to the bill; the run writes Armado after that run is done (writes to one bill in the order of the row).
+        const after = own.status !== 'kept-later-payment' ? displaced[r.row.invoiceNumber] : undefined;
+        return { requestId: r.requestId, result: after ? { ...own, armadoAfter: [after] } : own };
       });
       ctx.log.info('ledger rows written', { rows: live.length, writeRequests, invoices: live.map((r) => r.row.invoiceNumber).slice(0, 50) });
       return { written, dropped, writeRequests };
@@ -128,7 +134,7 @@ export function createLedgerWriterActivities(deps: LedgerWriterDeps) {
     /** @deprecated The first protocol's batch write, for a writer started before v2. */
     async writeLedgerRows(args: { spreadsheetId: string; sheetName: string; rows: LedgerRow[] }): Promise<Record<string, LedgerWriteResult>> {
       const ctx = Context.current();
-      const { results } = await upsertLedgerRows(deps.sheets, { ...args, now: now(), progress: (phase) => ctx.heartbeat(phase) });
+      const { results } = await upsertLedgerRows(deps.sheets, { ...args, now: now(), timeZone: deps.timeZone, progress: (phase) => ctx.heartbeat(phase) });
       return results;
     },
 

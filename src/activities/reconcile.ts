@@ -12,6 +12,7 @@ import type { TempoClient } from '../apis/tempo';
 import { paymentWorkflowId, startPaymentSync } from '../client/payment-sync-client';
 import { formatArmadoDate, formatLedgerDate, parsePaymentDate, toWallClock, wallClockInstants } from '../domain/dates';
 import { ErrorType, failureMessageOf, failureTypeOf } from '../domain/errors';
+import { paymentInstant } from '../domain/payment-order';
 import { checkPaymentInput } from '../domain/payment-input';
 import { normalizePaymentMode, type PaymentModeTable } from '../domain/payment-modes';
 import { LEDGER_HEADER } from '../domain/shapes';
@@ -191,7 +192,10 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
       if (check.ok) {
         known.input = check.input;
         const date = parsePaymentDate(check.input.paymentDate);
-        if (date) known.armadoDate = formatArmadoDate(toWallClock(date, deps.timeZone));
+        if (date) {
+          known.armadoDate = formatArmadoDate(toWallClock(date, deps.timeZone));
+          known.instant = paymentInstant(date, deps.timeZone);
+        }
       }
       runs.push(known);
     }

@@ -1,5 +1,6 @@
 // Tempo-side steps: the gate that nothing moves without Tempo's 200, and the fully-paid check.
-import { parsePaymentDate, formatArmadoDate, formatLedgerDate, toWallClock } from '../domain/dates';
+import { parsePaymentDate, formatArmadoDate, toWallClock } from '../domain/dates';
+import { formatLedgerPaymentDate, paymentInstant } from '../domain/payment-order';
 import { ErrorType, permanentFailure } from '../domain/errors';
 import { parsePaymentInput, type PaymentSyncInput } from '../domain/payment-input';
 import { resolvePaymentMode, type PaymentModeTable } from '../domain/payment-modes';
@@ -42,7 +43,8 @@ export function createTempoActivities(deps: TempoActivityDeps) {
         paymentMode: mode,
         paymentType,
         armadoPaymentDate: formatArmadoDate(wallClock),
-        ledgerPaymentDate: formatLedgerDate(wallClock, date.kind === 'date'),
+        ledgerPaymentDate: formatLedgerPaymentDate(date, deps.timeZone),
+        paymentInstant: paymentInstant(date, deps.timeZone),
         amount: input.amount,
         billSearch: deps.billSearch,
         timeouts: deps.timeouts,

@@ -104,18 +104,6 @@ export function sameArmadoDate(a: string | null | undefined, b: string): boolean
   return a.replace(' ', 'T').slice(0, 19) === b.slice(0, 19);
 }
 
-/**
- * Orders two Armado dates to the second: negative when `a` is earlier than `b`, 0 on the same second,
- * positive when later; undefined when `a` is missing or unreadable (then nothing stands in the way).
- */
-export function compareArmadoDates(a: string | null | undefined, b: string): number | undefined {
-  if (!a) return undefined;
-  const left = a.replace(' ', 'T').slice(0, 19);
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.test(left)) return undefined;
-  const right = b.slice(0, 19);
-  return left < right ? -1 : left > right ? 1 : 0;
-}
-
 export function isValidTimeZone(timeZone: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone });

@@ -18,6 +18,8 @@ export const ErrorType = {
   UnexpectedApiResponse: 'UnexpectedApiResponse',
   /** The ledger sheet moved under a write (a person edited it): retried at once after a fresh read. */
   LedgerChangedDuringWrite: 'LedgerChangedDuringWrite',
+  /** An earlier payment of the invoice is still on its way to the Armado bill: this one is written after it. */
+  EarlierPaymentInProgress: 'EarlierPaymentInProgress',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

@@ -1,6 +1,7 @@
 // Reconciliation (issue 11): what one invoice's ledger row, Tempo's FACTURE, Armado's bill and the service's
 // own runs say, and what follows from them. Pure rules, so the activity only gathers facts and acts.
 import { z } from 'zod';
+import { ledgerDateAsArmado } from './dates';
 import type { PaymentSyncInput } from './payment-input';
 
 /** Disagreements, counted by kind in the result, the metric and the summary tab. */
@@ -70,8 +71,10 @@ export interface KnownRun {
   startedAt: string;
   input?: PaymentSyncInput;
   failureType?: string;
-  /** The input's date as Armado reads it (wall clock in ARMADO_TIMEZONE): the order of payments. */
+  /** The input's date as Armado reads it (wall clock in ARMADO_TIMEZONE). */
   armadoDate?: string;
+  /** The input date's instant (seconds): the one order of payments. */
+  instant?: number;
   paymentType?: number;
 }
 
@@ -101,15 +104,13 @@ const CLOSED_FAILED = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED',
 const euros = (n: number) => `${n.toFixed(2)} €`;
 const cents = (n: number) => Math.round(n * 100);
 
-/** `2024-01-15 10:30` (ledger) as Armado's `2024-01-15T10:30`, to the minute; a bare day is midnight. */
-function ledgerAsArmadoMinute(ledgerDate: string): string | undefined {
-  const m = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}))?/.exec(ledgerDate.trim());
-  return m ? `${m[1]}T${m[2] ?? '00:00'}` : undefined;
-}
-
+/** The bill carries the ledger's payment: the same type and date, to the second (to the minute for a row written without its seconds). */
 function billCarries(bill: ArmadoBillFacts, paymentType: number | undefined, ledgerDate: string): boolean {
-  const minute = ledgerAsArmadoMinute(ledgerDate);
-  return bill.paymentType === paymentType && !!minute && (bill.paymentDate ?? '').replace(' ', 'T').slice(0, 16) === minute;
+  const expected = ledgerDateAsArmado(ledgerDate);
+  if (!expected || bill.paymentType !== paymentType) return false;
+  const shown = (bill.paymentDate ?? '').replace(' ', 'T');
+  const precise = /\d{2}:\d{2}:\d{2}/.test(ledgerDate);
+  return precise || !/\d{2}:\d{2}/.test(ledgerDate) ? shown.slice(0, 19) === expected.slice(0, 19) : shown.slice(0, 16) === expected.slice(0, 16);
 }
 
 function describeBill(bill: ArmadoBillFacts): string {
@@ -144,7 +145,7 @@ export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string
   // A run the reconciliation started re-syncs a payment already counted (the settling one): not a payment of its own.
   const payments = paymentRuns(facts.runs)
     .filter((r) => !r.input?.paymentId?.startsWith(RECONCILED_PREFIX))
-    .sort((a, b) => (a.armadoDate ?? '').localeCompare(b.armadoDate ?? '') || a.startedAt.localeCompare(b.startedAt));
+    .sort((a, b) => (a.instant ?? 0) - (b.instant ?? 0) || a.startedAt.localeCompare(b.startedAt));
   const latestRun = [...facts.runs].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1);
   if (latestRun && CLOSED_FAILED.has(latestRun.status) && paymentRuns([latestRun]).length === 1) {
     return say(

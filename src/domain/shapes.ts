@@ -13,8 +13,10 @@ export interface ConfirmedPayment {
   paymentType: number;
   /** Armado wall-clock date, `YYYY-MM-DDTHH:mm:ss.000000`. */
   armadoPaymentDate: string;
-  /** Ledger reading of the payment date. */
+  /** Ledger reading of the payment date (it gives the instant back exactly, see payment-order). */
   ledgerPaymentDate: string;
+  /** The payment's instant in seconds: its place in the one order of the invoice's payments. Absent in older runs. */
+  paymentInstant?: number;
   amount?: number;
   /** How long to keep looking for a bill that Armado does not have yet. */
   billSearch: { intervalMs: number; giveUpAfterMs: number };
@@ -57,7 +59,10 @@ export interface ArmadoBill {
 }
 
 export type ArmadoOutcome =
-  { status: 'updated' | 'already-up-to-date' | 'kept-later-payment'; billId: string; paymentType: number; paymentDate: string } | { status: 'skipped-partial' };
+  | { status: 'updated' | 'already-up-to-date'; billId: string; paymentType: number; paymentDate: string }
+  /** A later payment of the invoice is the one Armado keeps: its values when this run read the bill, else just the bill. */
+  | { status: 'kept-later-payment'; billId: string; paymentType?: number; paymentDate?: string }
+  | { status: 'skipped-partial' };
 
 export interface PaymentSyncResult {
   invoiceNumber: string;

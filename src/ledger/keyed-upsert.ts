@@ -2,7 +2,7 @@
 // developer metadata that Google moves with the row (insert, delete, sort), and rows are written through
 // that metadata, never through a row number read earlier. Column A stays the visible key and the fallback.
 import { ErrorType, transientFailure } from '../domain/errors';
-import { isOlderLedgerPayment, type LedgerPayment } from '../domain/ledger-order';
+import { isEarlierLedgerPayment } from '../domain/payment-order';
 import { LEDGER_HEADER, type LedgerRow, type LedgerWriteResult } from '../domain/shapes';
 import { a1, type DataFilter, type MatchedValueRange, type SheetsClient } from '../apis/sheets';
 
@@ -16,6 +16,8 @@ export interface UpsertOptions {
   rows: LedgerRow[];
   /** "Mis à jour" column. */
   now: Date;
+  /** ARMADO_TIMEZONE: the ledger's dates are wall clock there (the one order of payments compares instants). */
+  timeZone: string;
   /** Called between requests: the activity heartbeats there. */
   progress?: (phase: string) => void;
 }
@@ -25,6 +27,11 @@ export interface UpsertOutcome {
   results: Record<string, LedgerWriteResult>;
   /** Per invoice: the run whose row the batch wrote (the latest payment); the others' rows were kept out. */
   chosen: Record<string, string>;
+  /**
+   * Per invoice: the run whose settled payment the row showed before this batch replaced it with another settled
+   * payment. That run may still be writing Armado: the new payment's run waits for it (writes to one bill in order).
+   */
+  displaced: Record<string, string>;
   /** Write requests sent (Google's quota unit). */
   writeRequests: number;
 }
@@ -39,12 +46,12 @@ function firstRowOf(range: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** One row per invoice: the latest payment of the batch (ties keep the one that came first). */
-function latestPerInvoice(rows: LedgerRow[]): LedgerRow[] {
+/** One row per invoice: the latest payment of the batch in the one order. */
+function latestPerInvoice(rows: LedgerRow[], timeZone: string): LedgerRow[] {
   const latest = new Map<string, LedgerRow>();
   for (const row of rows) {
     const current = latest.get(row.invoiceNumber);
-    if (!current || !isOlderLedgerPayment(current, row)) latest.set(row.invoiceNumber, row);
+    if (!current || !isEarlierLedgerPayment(current, row, timeZone)) latest.set(row.invoiceNumber, row);
   }
   return [...latest.values()];
 }
@@ -64,8 +71,8 @@ function cellsOf(row: LedgerRow, previous: string[] | undefined, updatedAt: stri
 }
 
 /** What the sheet holds for a row, read back as a LedgerRow-like record for the latest-payment rule. */
-function recorded(cells: string[]): LedgerPayment {
-  return { status: cells[1] ?? '', paymentDate: cells[3] ?? '', workflowId: cells[7] ?? '' };
+function recorded(cells: string[]): { status: string; paymentDate: string; workflowId: string } {
+  return { status: (cells[1] ?? '').trim(), paymentDate: cells[3] ?? '', workflowId: (cells[7] ?? '').trim() };
 }
 
 /**
@@ -78,7 +85,7 @@ function recorded(cells: string[]): LedgerPayment {
 export async function upsertLedgerRows(sheets: SheetsClient, options: UpsertOptions): Promise<UpsertOutcome> {
   const { spreadsheetId, sheetName } = options;
   const sheetId = await sheets.sheetId(spreadsheetId, sheetName);
-  const rows = latestPerInvoice(options.rows);
+  const rows = latestPerInvoice(options.rows, options.timeZone);
   const tableFilter: DataFilter = { a1Range: a1(sheetName, `A:${LAST_COLUMN}`) };
   const matched = await sheets.batchGetByDataFilter(spreadsheetId, [tableFilter, ...rows.map((r) => lookup(sheetId, r.invoiceNumber))]);
   options.progress?.('read');
@@ -103,6 +110,7 @@ export async function upsertLedgerRows(sheets: SheetsClient, options: UpsertOpti
 
   const updatedAt = options.now.toISOString();
   const results: Record<string, LedgerWriteResult> = {};
+  const displaced: Record<string, string> = {};
   const byFilter: { dataFilter: DataFilter; values: (string | number)[][] }[] = [];
   const structure: Record<string, unknown>[] = [];
   const newRows: LedgerRow[] = [];
@@ -121,9 +129,13 @@ export async function upsertLedgerRows(sheets: SheetsClient, options: UpsertOpti
     const legacyRow = keyed ? undefined : firstRowOfInvoice.get(row.invoiceNumber);
     const previous = keyed ? keyed.values[0] : legacyRow !== undefined ? table[legacyRow - 1] : undefined;
     const rowNumber = keyed ? firstRowOf(keyed.range) : legacyRow;
-    if (previous && rowNumber !== undefined && isOlderLedgerPayment(recorded(previous), row)) {
+    if (previous && rowNumber !== undefined && isEarlierLedgerPayment(recorded(previous), row, options.timeZone)) {
       results[row.invoiceNumber] = { status: 'kept-later-payment', row: rowNumber };
       continue;
+    }
+    const before = previous ? recorded(previous) : undefined;
+    if (before && before.status === 'Payée' && row.status === 'Payée' && before.workflowId && before.workflowId !== row.workflowId) {
+      displaced[row.invoiceNumber] = before.workflowId;
     }
     if (keyed) {
       byFilter.push({ dataFilter: lookup(sheetId, row.invoiceNumber), values: [cellsOf(row, previous, updatedAt)] });
@@ -206,5 +218,5 @@ export async function upsertLedgerRows(sheets: SheetsClient, options: UpsertOpti
       1_000,
     );
   }
-  return { results, writeRequests, chosen: Object.fromEntries(rows.map((r) => [r.invoiceNumber, r.workflowId])) };
+  return { results, writeRequests, chosen: Object.fromEntries(rows.map((r) => [r.invoiceNumber, r.workflowId])), displaced };
 }

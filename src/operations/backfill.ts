@@ -224,6 +224,10 @@ export function backfillTable(report: BackfillReport): string[] {
   ];
   const problems = report.lines
     .filter((l) => l.outcome === 'failed-to-start' || l.outcome === 'failed-before')
-    .map((l) => (l.outcome === 'failed-before' ? `line ${l.line}: ${l.why ?? 'failed before'} (${l.workflowId}); run again with --retry-failed` : `line ${l.line}: failed to start: ${l.why ?? ''}`));
+    .map((l) =>
+      l.outcome === 'failed-before'
+        ? `line ${l.line}: ${l.why ?? 'failed before'} (${l.workflowId}); run again with --retry-failed`
+        : `line ${l.line}: failed to start: ${l.why ?? ''}`,
+    );
   return [...rows.map(([label, n]) => `${label.padEnd(16)} ${String(n).padStart(6)}`), ...problems];
 }

@@ -30,7 +30,8 @@ export async function reapplyLedgerPayment(
   const [, status = '', paymentMode = '', paymentDate = ''] = row.map((c) => c.trim());
   if (status !== 'Payée') throw new ReapplyRefused(`invoice ${invoiceNumber} is "${status}" in the ledger, not Payée: Armado carries only settled payments`);
   const paymentType = buildPaymentModeTable(config.paymentModes).get(normalizePaymentMode(paymentMode));
-  if (paymentType === undefined) throw new ReapplyRefused(`the ledger's mode "${paymentMode}" for invoice ${invoiceNumber} is not a known payment mode (see: tempo-armado-sync modes)`);
+  if (paymentType === undefined)
+    throw new ReapplyRefused(`the ledger's mode "${paymentMode}" for invoice ${invoiceNumber} is not a known payment mode (see: tempo-armado-sync modes)`);
   const armadoDate = ledgerDateAsArmado(paymentDate);
   if (!armadoDate) throw new ReapplyRefused(`the ledger's date "${paymentDate}" for invoice ${invoiceNumber} does not read as YYYY-MM-DD[ HH:mm[:ss]]`);
 

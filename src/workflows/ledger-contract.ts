@@ -41,11 +41,16 @@ export type LedgerRequest = z.output<typeof LedgerRequestSchema>;
 export const LedgerReplySchema = z.union([
   z.object({
     requestId: z.string().min(1).max(200),
-    result: z.object({ status: z.enum(['updated', 'appended', 'kept-later-payment']), row: z.number().int().min(0) }),
+    result: z.object({
+      status: z.enum(['updated', 'appended', 'kept-later-payment']),
+      row: z.number().int().min(0),
+      /** Runs whose settled payment this row replaced: Armado is written after they are done. */
+      armadoAfter: z.array(z.string().min(1).max(1000)).max(10).optional(),
+    }),
   }),
   z.object({ requestId: z.string().min(1).max(200), error: z.object({ type: z.string().max(100), message: z.string().max(2000) }) }),
 ]);
-export type LedgerReply = { requestId: string; result: LedgerWriteResult } | { requestId: string; error: { type: string; message: string } };
+export type LedgerReply = { requestId: string; result: LedgerWriteResult & { armadoAfter?: string[] } } | { requestId: string; error: { type: string; message: string } };
 
 export interface LedgerWriterInput {
   spreadsheetId: string;

@@ -1,17 +1,22 @@
 // paymentSyncWorkflow: the five steps of DESIGN §1, read top to bottom. Retries are the policies below;
 // bookkeeping (status, memo, search attributes, metric, logs, the failure) is RunRecord's.
+// The ledger's single writer puts the invoice's payments in their one order; Armado follows that order: a payment
+// the row does not show is not sent, and one that replaced another settled payment is sent after that run is done.
 import { ApplicationFailure, condition, patched, proxyActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ErrorType, failureTypeOf, NON_RETRYABLE_TYPES } from '../domain/errors';
 import { checkPaymentInput, type PaymentSyncInput } from '../domain/payment-input';
-import type { ArmadoBill, ArmadoOutcome, ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult } from '../domain/shapes';
+import { STEPS, type ArmadoBill, type ArmadoOutcome, type ConfirmedPayment, type LedgerRow, type LedgerWriteResult, type PaymentSyncResult } from '../domain/shapes';
 import { retryArmadoNowSignal, statusQuery } from './contract';
 import { LedgerReplySchema, ledgerRowWrittenSignal, type LedgerReply } from './ledger-contract';
 import { legacyPaymentSyncWorkflow } from './legacy/payment-sync-v1';
+import { legacyPaymentSyncWorkflowV2 } from './legacy/payment-sync-v2';
 import { RunRecord, stepFailure, type StepFailure } from './run-record';
 
-/** Runs started before this patch (ledger by task token) replay through the legacy function, unchanged. */
+/** Runs started before this patch (ledger by task token) replay through the first legacy function, unchanged. */
 export const PAYMENT_SYNC_V2_PATCH = 'payment-sync-v2';
+/** Runs started before this patch (ledger and Armado side by side) replay through the second, unchanged. */
+export const ONE_ORDER_PATCH = 'one-order-per-invoice';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_TYPES];
 /** Defaults for runs whose confirmTempoUpdate predates per-run timeouts (10 s HTTP timeouts). */
@@ -44,17 +49,13 @@ const { confirmTempoUpdate, updatePaymentSheet } = proxyActivities<Activities>({
 });
 
 export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<PaymentSyncResult> {
-  if (!patched(PAYMENT_SYNC_V2_PATCH)) return legacyPaymentSyncWorkflow(raw);
+  if (!patched(ONE_ORDER_PATCH)) return patched(PAYMENT_SYNC_V2_PATCH) ? legacyPaymentSyncWorkflowV2(raw) : legacyPaymentSyncWorkflow(raw);
   const run: RunRecord = new RunRecord();
   const armadoNow = { requested: false };
-  const ledgerReplies = new Map<string, LedgerReply>();
+  const ledger = new LedgerSteps(run);
   setHandler(statusQuery, () => run.status);
   setHandler(retryArmadoNowSignal, () => void (armadoNow.requested = true));
-  setHandler(ledgerRowWrittenSignal, (reply: unknown) => {
-    const parsed = LedgerReplySchema.safeParse(reply);
-    // Kept until the step looks: only answers to requests this run made count (a stale or forged one is ignored).
-    if (parsed.success && ledgerReplies.size < 100 && !ledgerReplies.has(parsed.data.requestId)) ledgerReplies.set(parsed.data.requestId, parsed.data as LedgerReply);
-  });
+  setHandler(ledgerRowWrittenSignal, (reply: unknown) => ledger.receive(reply));
 
   const checked = checkPaymentInput(raw);
   if (!checked.ok) run.invalidInput(`invalid payment input: ${checked.problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
@@ -69,6 +70,7 @@ export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<Paymen
     )
     .catch(failWith(run, 'confirmTempoUpdate'));
   const timeouts = payment.timeouts ?? DEFAULT_TIMEOUTS;
+  ledger.requeueAfterMs = timeouts.ledgerRequeueMs;
   const { checkInvoiceFullyPaid } = proxyActivities<Activities>(apiCall(timeouts.tempoCallMs));
   const { fullyPaid } = await run
     .step(
@@ -86,41 +88,101 @@ export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<Paymen
     amount: payment.amount,
     workflowId: workflowInfo().workflowId,
   };
-  const ledger = new LedgerSteps(run, ledgerReplies, timeouts.ledgerRequeueMs);
   const armado = new ArmadoSteps(run, payment, armadoNow);
+  if (!fullyPaid) {
+    const skipped = armado.skip();
+    const sheet = await ledger.write(row).catch(failWith(run, 'updatePaymentSheet'));
+    return run.completed({ invoiceNumber: payment.invoiceNumber, fullyPaid, outcome: 'partially-paid', sheet: withoutOrder(sheet), armado: skipped }, payment.paymentMode);
+  }
+  return settle(run, payment, row, ledger, armado);
+}
 
-  // The ledger and Armado steps run side by side; neither's failure stops the other.
-  const [sheetWrite, armadoSync] = await Promise.allSettled([ledger.write(row), fullyPaid ? armado.sync() : armado.skip()]);
+/**
+ * A settled payment: the bill is looked up first so that the ledger row carries its id in one write; a bill not
+ * there yet does not hold the row back (the row is written, the search goes on). The row's writer decides the
+ * order: a payment it keeps out is not sent to Armado; one it writes goes to Armado after the run it displaced.
+ * A ledger step that fails for good does not stop Armado, which then compares with the bill itself.
+ */
+async function settle(run: RunRecord, payment: ConfirmedPayment, row: LedgerRow, ledger: LedgerSteps, armado: ArmadoSteps): Promise<PaymentSyncResult> {
+  const found = await armado.findFirst();
   const failures: StepFailure[] = [];
-  if (sheetWrite.status === 'rejected') failures.push(stepFailure('updatePaymentSheet', sheetWrite.reason));
-  if (armadoSync.status === 'rejected') failures.push(stepFailure(armado.failedStep, armadoSync.reason));
-  if (sheetWrite.status === 'rejected' || armadoSync.status === 'rejected') return run.fail(failures);
+  if ('failed' in found) failures.push(stepFailure('findArmadoBill', found.failed));
+  const bill = 'bill' in found ? found.bill : undefined;
 
-  let sheet = sheetWrite.value;
-  const outcome = armadoSync.value;
-  // Fill in the ledger's "Bill Armado" column now that the bill is known (unless a later payment owns the row).
-  if ((outcome.status === 'updated' || outcome.status === 'already-up-to-date') && sheet.status !== 'kept-later-payment') {
+  const written = await settled(ledger.write(bill ? { ...row, armadoBillId: bill.id } : row));
+  if ('failed' in written) failures.push(stepFailure('updatePaymentSheet', written.failed));
+  const ordered = 'value' in written ? written.value : undefined;
+
+  let outcome: ArmadoOutcome | undefined;
+  if (ordered?.status === 'kept-later-payment') {
+    // A later payment of the invoice is the row's: it is the one Armado must end on, not this one.
+    outcome = armado.keptForLater(bill);
+  } else if (!('failed' in found)) {
+    const synced = await settled(armado.sync(bill, ordered ? { latest: true, after: ordered.armadoAfter } : { latest: false }));
+    if ('failed' in synced) failures.push(stepFailure(armado.failedStep, synced.failed));
+    else outcome = synced.value;
+  }
+  // Named in the order of the steps, whichever failed first.
+  if (failures.length > 0 || !ordered || !outcome) return run.fail(failures.sort((a, b) => STEPS.indexOf(a.step) - STEPS.indexOf(b.step)));
+
+  let sheet = withoutOrder(ordered);
+  if (!bill && outcome.status !== 'kept-later-payment' && outcome.status !== 'skipped-partial') {
+    // Only when the bill was not there at first: its id goes into the row now (unless a later payment owns it).
     const filled = await ledger.write({ ...row, armadoBillId: outcome.billId }).catch(failWith(run, 'updatePaymentSheet'));
     sheet = { status: filled.status === 'kept-later-payment' ? filled.status : sheet.status, row: filled.row };
   }
-  return run.completed({ invoiceNumber: payment.invoiceNumber, fullyPaid, outcome: fullyPaid ? 'synced' : 'partially-paid', sheet, armado: outcome }, payment.paymentMode);
+  return run.completed({ invoiceNumber: payment.invoiceNumber, fullyPaid: true, outcome: 'synced', sheet, armado: outcome }, payment.paymentMode);
 }
 
 function failWith(run: RunRecord, step: Parameters<typeof stepFailure>[0]): (err: unknown) => never {
   return (err) => run.fail([stepFailure(step, err)]);
 }
 
+function settled<T>(promise: Promise<T>): Promise<{ value: T } | { failed: unknown }> {
+  return promise.then(
+    (value) => ({ value }),
+    (failed: unknown) => ({ failed }),
+  );
+}
+
+/** The result as DESIGN §2 shows it: the writer's ordering note is for the run, not for its callers. */
+function withoutOrder(result: LedgerWriteResult): LedgerWriteResult {
+  return { status: result.status, row: result.row };
+}
+
+type OrderedWrite = LedgerWriteResult & { armadoAfter?: string[] };
+
 /** Step 3: the row goes to the tab's single writer, which answers by signal once it is in the sheet. */
 class LedgerSteps {
+  requeueAfterMs = DEFAULT_TIMEOUTS.ledgerRequeueMs;
   private writes = 0;
+  /** Requests this run made (their ids come back as the activity's result), and the one being made now. */
+  private readonly asked = new Set<string>();
+  private inFlight: string | undefined;
+  private readonly replies = new Map<string, LedgerReply>();
 
-  constructor(
-    private readonly run: RunRecord,
-    private readonly replies: Map<string, LedgerReply>,
-    private readonly requeueAfterMs: number,
-  ) {}
+  constructor(private readonly run: RunRecord) {}
 
-  write(row: LedgerRow): Promise<LedgerWriteResult> {
+  /** Only answers to requests this run made are kept (the first of each): stale or forged ones cannot crowd them out. */
+  receive(raw: unknown): void {
+    const parsed = LedgerReplySchema.safeParse(raw);
+    if (!parsed.success) return;
+    const id = parsed.data.requestId;
+    if ((this.asked.has(id) || this.isInFlight(id)) && !this.replies.has(id)) this.replies.set(id, parsed.data as LedgerReply);
+  }
+
+  /**
+   * The answer to the request being made may come before the activity's result says its id: `<run>/<write>/<attempt>`,
+   * where the run is the one that ran the activity — this one, or, replaying after a reset, the run it was reset from.
+   */
+  private isInFlight(id: string): boolean {
+    if (!this.inFlight || !id.endsWith(this.inFlight)) return false;
+    const run = id.slice(0, -this.inFlight.length);
+    const info = workflowInfo();
+    return run === info.runId || run === info.originalExecutionRunId || [...this.asked].some((asked) => asked.startsWith(`${run}/`));
+  }
+
+  write(row: LedgerRow): Promise<OrderedWrite> {
     return this.run.step(
       'updatePaymentSheet',
       () => this.queueUntilWritten(row),
@@ -129,14 +191,17 @@ class LedgerSteps {
   }
 
   /** Queues the row, waits for the answer; with none in time (a lost reply, Sheets down), queues it again. */
-  private async queueUntilWritten(row: LedgerRow): Promise<LedgerWriteResult> {
+  private async queueUntilWritten(row: LedgerRow): Promise<OrderedWrite> {
     const write = ++this.writes;
     const giveUpAt = Date.now() + LEDGER_GIVE_UP_MS;
-    const asked: string[] = [];
-    const answer = () => asked.map((id) => this.replies.get(id)).find((r) => r !== undefined);
+    const mine: string[] = [];
+    const answer = () => mine.map((id) => this.replies.get(id)).find((r) => r !== undefined);
     for (let attempt = 1; ; attempt++) {
+      this.inFlight = `/${write}/${attempt}`;
       const { requestId } = await updatePaymentSheet({ row, write, attempt });
-      asked.push(requestId);
+      this.asked.add(requestId);
+      this.inFlight = undefined;
+      mine.push(requestId);
       if (attempt > 1) this.run.waiting('updatePaymentSheet', `row queued again (attempt ${attempt}): no answer from the ledger writer yet`);
       const remaining = giveUpAt - Date.now();
       // A lost answer is noticed within 30 s; then the wait doubles up to LEDGER_REQUEUE_AFTER (a long outage).
@@ -161,6 +226,9 @@ class ArmadoSteps {
   failedStep: 'findArmadoBill' | 'updateArmadoBillPayment' = 'updateArmadoBillPayment';
   private readonly find;
   private readonly update;
+  private readonly deadline: number;
+  /** The first search found no bill: the patient search waits its interval before looking again. */
+  private searchedInVain = false;
 
   constructor(
     private readonly run: RunRecord,
@@ -171,22 +239,58 @@ class ArmadoSteps {
     // A missing bill (also a 404 on the PUT: deleted and re-created) is waited for here, not retried in place.
     this.find = proxyActivities<Activities>(apiCall(timeouts.armadoCallMs, [ErrorType.ArmadoBillNotFound])).findArmadoBill;
     this.update = proxyActivities<Activities>(apiCall(2 * timeouts.armadoCallMs, [ErrorType.ArmadoBillNotFound])).updateArmadoBillPayment;
+    this.deadline = Date.now() + payment.billSearch.giveUpAfterMs;
   }
 
-  async skip(): Promise<ArmadoOutcome> {
+  skip(): ArmadoOutcome {
     this.run.skipped('findArmadoBill', 'invoice partially paid');
     this.run.skipped('updateArmadoBillPayment', 'invoice partially paid');
     return { status: 'skipped-partial' };
   }
 
-  async sync(): Promise<ArmadoOutcome> {
-    const deadline = Date.now() + this.payment.billSearch.giveUpAfterMs;
+  /** The first search: the bill, not there yet (the search goes on after the ledger write), or a failure for good. */
+  async findFirst(): Promise<{ bill: ArmadoBill } | { missing: true } | { failed: unknown }> {
+    this.now.requested = false;
+    try {
+      return { bill: await this.search() };
+    } catch (err) {
+      if (!isBillNotFound(err)) {
+        this.failedStep = 'findArmadoBill';
+        return { failed: err };
+      }
+      this.run.waiting('findArmadoBill', 'no bill yet; the ledger row is written meanwhile');
+      this.searchedInVain = true;
+      return { missing: true };
+    }
+  }
+
+  keptForLater(bill: ArmadoBill | undefined): ArmadoOutcome {
+    const detail = 'the ledger shows a later payment of this invoice: Armado is left to it';
+    this.run.skipped('updateArmadoBillPayment', detail);
+    if (!bill) this.run.skipped('findArmadoBill', detail);
+    // Armado is not read for it: the bill keeps what the later payment's run sent.
+    return { status: 'kept-later-payment', billId: bill?.id ?? '' };
+  }
+
+  /** `latest`: the ledger made this the invoice's payment, sent once the runs in `after` are done. */
+  async sync(known: ArmadoBill | undefined, order: { latest: boolean; after?: string[] }): Promise<ArmadoOutcome> {
+    let bill = known;
     for (;;) {
-      const bill = await this.findPatiently(deadline);
+      bill ??= await this.findPatiently();
       try {
+        const target = bill;
         return await this.run.step(
           'updateArmadoBillPayment',
-          () => this.update({ invoiceNumber: this.payment.invoiceNumber, bill, paymentType: this.payment.paymentType, paymentDate: this.payment.armadoPaymentDate }),
+          () =>
+            this.update({
+              invoiceNumber: this.payment.invoiceNumber,
+              bill: target,
+              paymentType: this.payment.paymentType,
+              paymentDate: this.payment.armadoPaymentDate,
+              paymentInstant: this.payment.paymentInstant,
+              latest: order.latest,
+              after: order.after,
+            }),
           (o) => o.status,
           isBillNotFound,
         );
@@ -194,38 +298,50 @@ class ArmadoSteps {
         if (!isBillNotFound(err)) throw err;
         // The bill vanished between search and update: back to the search, on the same schedule.
         this.run.waiting('updateArmadoBillPayment', 'the bill disappeared from Armado; searching again');
+        bill = undefined;
       }
     }
   }
 
+  private search(): Promise<ArmadoBill> {
+    return this.run.step(
+      'findArmadoBill',
+      () => this.find({ invoiceNumber: this.payment.invoiceNumber }),
+      (b) => `bill ${b.id}`,
+      isBillNotFound,
+    );
+  }
+
   /** Looks for the bill until it exists, the schedule runs out, or an operator says look now. */
-  private async findPatiently(deadline: number): Promise<ArmadoBill> {
+  private async findPatiently(): Promise<ArmadoBill> {
     const { intervalMs } = this.payment.billSearch;
+    if (this.searchedInVain) {
+      this.searchedInVain = false;
+      await this.waitToSearchAgain(intervalMs);
+    }
     for (;;) {
       // Cleared before the search, not after: a retryArmadoNow that arrives during a search means "look again".
       this.now.requested = false;
       try {
-        return await this.run.step(
-          'findArmadoBill',
-          () => this.find({ invoiceNumber: this.payment.invoiceNumber }),
-          (b) => `bill ${b.id}`,
-          isBillNotFound,
-        );
+        return await this.search();
       } catch (err) {
         if (!isBillNotFound(err)) {
           this.failedStep = 'findArmadoBill';
           throw err;
         }
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) {
+        if (this.deadline - Date.now() <= 0) {
           this.failedStep = 'findArmadoBill';
           throw err;
         }
-        const wait = Math.min(intervalMs, remaining);
-        this.run.waiting('findArmadoBill', `no bill yet; looking again in ${Math.round(wait / 1000)}s or on retryArmadoNow`);
-        await condition(() => this.now.requested, wait);
+        await this.waitToSearchAgain(intervalMs);
       }
     }
+  }
+
+  private async waitToSearchAgain(intervalMs: number): Promise<void> {
+    const wait = Math.max(1, Math.min(intervalMs, this.deadline - Date.now()));
+    this.run.waiting('findArmadoBill', `no bill yet; looking again in ${Math.round(wait / 1000)}s or on retryArmadoNow`);
+    await condition(() => this.now.requested, wait);
   }
 }
 

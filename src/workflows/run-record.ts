@@ -61,7 +61,9 @@ export class RunRecord {
     }
   }
 
+  /** A step that waits (for a bill, for the ledger's answer) is the run's current step. */
   waiting(name: StepName, detail: string): void {
+    this.status.currentStep = name;
     this.status.steps[name] = { state: 'waiting', detail };
   }
 

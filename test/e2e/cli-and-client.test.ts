@@ -52,7 +52,9 @@ describe('TypeScript client API', () => {
     expect(started).toMatchObject({ duplicate: false, workflowId: expect.stringMatching(/^payment-sync-DEMO-91001-/), runId: expect.any(String) });
 
     let view = await api.describe(started.workflowId);
-    await eventually(async () => (view = await api.describe(started.workflowId))?.progress?.steps.findArmadoBill.state === 'waiting', 'the run to wait for its bill', 10_000);
+    // The row is written first (the bill is not there), then the run waits for its bill.
+    const waitsForBill = (v: typeof view) => v?.progress?.steps.findArmadoBill.state === 'waiting' && v.progress.steps.updatePaymentSheet.state === 'done';
+    await eventually(async () => waitsForBill((view = await api.describe(started.workflowId))), 'the run to wait for its bill', 10_000);
     expect(view).toMatchObject({
       status: 'RUNNING',
       outcome: 'running',

@@ -127,7 +127,7 @@ describe('updateArmadoBillPayment activity', () => {
       .intercept({ path: '/v1/bill?reference=20664', method: 'GET' })
       .reply(200, [{ id: 7, reference: '20664', paymentType: 2, paymentDate: '2024-01-15T00:00:00.000000' }], json);
     // No PUT is intercepted: the MockAgent refuses any request not declared above.
-    const { updateArmadoBillPayment } = createArmadoActivities({ armado });
+    const { updateArmadoBillPayment } = createArmadoActivities({ armado, timeZone: 'Europe/Paris' });
     await expect(updateArmadoBillPayment({ ...payment, bill: staleSnapshot })).resolves.toEqual({
       status: 'already-up-to-date',
       billId: '7',
@@ -143,7 +143,7 @@ describe('updateArmadoBillPayment activity', () => {
       .intercept({ path: '/v1/bill/7', method: 'PUT', body: JSON.stringify({ paymentType: 2, paymentDate: payment.paymentDate }) })
       .reply(200, { id: 7, reference: '20664' }, json);
     armadoPool.intercept({ path: '/v1/bill?reference=20664', method: 'GET' }).reply(200, [], json);
-    const { updateArmadoBillPayment } = createArmadoActivities({ armado });
+    const { updateArmadoBillPayment } = createArmadoActivities({ armado, timeZone: 'Europe/Paris' });
     await expect(updateArmadoBillPayment({ ...payment, bill: staleSnapshot })).resolves.toMatchObject({ status: 'updated', billId: '7' });
     expect(await failureOf(updateArmadoBillPayment({ ...payment, bill: staleSnapshot }))).toMatchObject({ type: 'ArmadoBillNotFound', nonRetryable: false });
   });

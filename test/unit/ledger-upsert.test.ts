@@ -42,7 +42,7 @@ const row = (invoiceNumber: string, over: Partial<LedgerRow> = {}): LedgerRow =>
 async function upsert(rows: LedgerRow[]) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await upsertLedgerRows(sheets, { spreadsheetId: id, sheetName: TAB, rows, now: new Date('2024-02-01T00:00:00Z') });
+      return await upsertLedgerRows(sheets, { spreadsheetId: id, sheetName: TAB, rows, now: new Date('2024-02-01T00:00:00Z'), timeZone: 'Europe/Paris' });
     } catch (err) {
       if ((err as { type?: string }).type !== 'LedgerChangedDuringWrite' || attempt >= 5) throw err;
     }
@@ -129,25 +129,43 @@ test('a row keyed by hand in column A (no metadata: an older version wrote it) i
   expect(google.rowMetadata(id, TAB).map((m) => [table()[m.row - 1]![0], m.value])).toEqual([['140', '140']]);
 });
 
-test('latest payment wins: an older payment written late keeps the later row (ties keep what is there, but settle a partial)', async () => {
+test('latest payment wins, in the one order: instant, then settling after partial, then workflow id', async () => {
   await upsert([row('150', { paymentDate: '2024-01-15 10:30', workflowId: 'p2', paymentMode: 'virement' })]);
   const late = await upsert([row('150', { paymentDate: '2024-01-10', status: 'Partiellement payée', workflowId: 'p1', paymentMode: 'cheque' })]);
   expect(late.results['150']!.status).toBe('kept-later-payment');
-  const tie = await upsert([row('150', { paymentDate: '2024-01-15 10:30', workflowId: 'p3', paymentMode: 'cb' })]);
-  expect(tie.results['150']!.status).toBe('kept-later-payment');
+  // The same instant: the workflow id decides, the same way on every worker and in Armado.
+  const tieBefore = await upsert([row('150', { paymentDate: '2024-01-15 10:30', workflowId: 'p0', paymentMode: 'cb' })]);
+  expect(tieBefore.results['150']!.status).toBe('kept-later-payment');
   expect(rowsOf('150')[0]!.slice(1, 4)).toEqual(['Payée', 'virement', '2024-01-15 10:30']);
+  const tieAfter = await upsert([row('150', { paymentDate: '2024-01-15 10:30', workflowId: 'p3', paymentMode: 'cb' })]);
+  expect(tieAfter.results['150']!.status).toBe('updated');
+  expect(rowsOf('150')[0]!.slice(1, 4)).toEqual(['Payée', 'cb', '2024-01-15 10:30']);
 
-  await upsert([row('151', { paymentDate: '2024-01-15', status: 'Partiellement payée', workflowId: 'q1' })]);
-  await upsert([row('151', { paymentDate: '2024-01-15', status: 'Payée', workflowId: 'q2' })]);
-  expect(rowsOf('151')[0]![1]).toBe('Payée');
-  // A settling payment known only by its day is not older than a partial one of the same day at 09:00.
+  await upsert([row('151', { paymentDate: '2024-01-15', status: 'Partiellement payée', workflowId: 'q2' })]);
+  await upsert([row('151', { paymentDate: '2024-01-15', status: 'Payée', workflowId: 'q1' })]);
+  expect(rowsOf('151')[0]![1]).toBe('Payée'); // same instant: the settling payment comes after the partial one
+  // A date alone is midnight: a settling payment of that day comes before a partial one at 09:00.
   await upsert([row('153', { paymentDate: '2024-01-15 09:00', status: 'Partiellement payée', workflowId: 'r1' })]);
-  await upsert([row('153', { paymentDate: '2024-01-15', status: 'Payée', workflowId: 'r2' })]);
-  expect(rowsOf('153')[0]![1]).toBe('Payée');
+  const midnight = await upsert([row('153', { paymentDate: '2024-01-15', status: 'Payée', workflowId: 'r2' })]);
+  expect(midnight.results['153']!.status).toBe('kept-later-payment');
+  // Seconds count, and so does the hour the clocks go back (02:30 +01:00 is an hour after 02:30 +02:00).
+  await upsert([row('154', { paymentDate: '2024-01-15 10:30:50', workflowId: 's1', paymentMode: 'virement' })]);
+  expect((await upsert([row('154', { paymentDate: '2024-01-15 10:30:10', workflowId: 's2' })])).results['154']!.status).toBe('kept-later-payment');
+  await upsert([row('155', { paymentDate: '2024-10-27 02:30 +01:00', workflowId: 't1', paymentMode: 'virement' })]);
+  expect((await upsert([row('155', { paymentDate: '2024-10-27 02:30 +02:00', workflowId: 't2' })])).results['155']!.status).toBe('kept-later-payment');
   // In one batch, the later payment is the one written, whatever the order of arrival.
   const batch = await upsert([row('152', { paymentDate: '2024-03-01', workflowId: 'late' }), row('152', { paymentDate: '2024-02-01', workflowId: 'early' })]);
   expect(batch.chosen['152']).toBe('late');
   expect(rowsOf('152')[0]![7]).toBe('late');
+});
+
+test('a settled row replaced by another settled payment names the run it displaced (Armado is written after it)', async () => {
+  await upsert([row('156', { paymentDate: '2024-01-10', workflowId: 'first' })]);
+  const second = await upsert([row('156', { paymentDate: '2024-01-20', workflowId: 'second' })]);
+  expect(second.displaced).toEqual({ '156': 'first' });
+  // The same run again (its bill id filled in) displaces nobody; neither does a first row.
+  expect((await upsert([row('156', { paymentDate: '2024-01-20', workflowId: 'second', armadoBillId: '9' })])).displaced).toEqual({});
+  expect((await upsert([row('157')])).displaced).toEqual({});
 });
 
 test('an expired or revoked access token gets one fresh token before the write counts as refused', async () => {

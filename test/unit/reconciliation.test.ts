@@ -21,13 +21,24 @@ const run = (over: Partial<KnownRun> & { amount?: number; date?: string } = {}):
   startedAt: '2024-01-01T00:00:00.000Z',
   input: { invoiceNumber: '1', paymentMode: 'cb', paymentDate: over.date ?? '2024-01-10', tempoStatus: 200, amount: over.amount ?? 100 },
   armadoDate: `${over.date ?? '2024-01-10'}T00:00:00.000000`,
+  instant: Date.parse(over.date ?? '2024-01-10') / 1000,
   ...over,
 });
 const facts = (over: Partial<InvoiceFacts>): InvoiceFacts => ({
   candidate: {
     invoiceNumber: '1',
     reason: 'partially-paid',
-    ledger: { row: 2, invoiceNumber: '1', status: 'Partiellement payée', paymentMode: 'cb', paymentDate: '2024-01-10', amount: '100', billId: '', updatedAt: '2024-01-10T10:00:00.000Z', workflowId: 'w' },
+    ledger: {
+      row: 2,
+      invoiceNumber: '1',
+      status: 'Partiellement payée',
+      paymentMode: 'cb',
+      paymentDate: '2024-01-10',
+      amount: '100',
+      billId: '',
+      updatedAt: '2024-01-10T10:00:00.000Z',
+      workflowId: 'w',
+    },
   },
   tempo: { found: true, fullyPaid: true, settledOn: '20240111', totalAmount: 100, paidAmount: 100 },
   bills: [{ id: '7', paymentType: null, paymentDate: null }],
@@ -71,7 +82,17 @@ describe('judgeInvoice', () => {
           candidate: {
             invoiceNumber: '1',
             reason: 'paid-without-bill',
-            ledger: { row: 2, invoiceNumber: '1', status: 'Payée', paymentMode: 'cb', paymentDate: '2024-01-10 09:30', amount: '100', billId, updatedAt: '2024-01-10T10:00:00.000Z', workflowId: 'w' },
+            ledger: {
+              row: 2,
+              invoiceNumber: '1',
+              status: 'Payée',
+              paymentMode: 'cb',
+              paymentDate: '2024-01-10 09:30',
+              amount: '100',
+              billId,
+              updatedAt: '2024-01-10T10:00:00.000Z',
+              workflowId: 'w',
+            },
           },
           bills: [bill],
         }),
@@ -93,7 +114,17 @@ describe('judgeInvoice', () => {
       candidate: {
         invoiceNumber: '1',
         reason: 'paid-without-bill',
-        ledger: { row: 2, invoiceNumber: '1', status: 'Payée', paymentMode: 'cb', paymentDate: '2024-01-10', amount: '100', billId: '', updatedAt: '2024-01-10T10:00:00.000Z', workflowId: 'w' },
+        ledger: {
+          row: 2,
+          invoiceNumber: '1',
+          status: 'Payée',
+          paymentMode: 'cb',
+          paymentDate: '2024-01-10',
+          amount: '100',
+          billId: '',
+          updatedAt: '2024-01-10T10:00:00.000Z',
+          workflowId: 'w',
+        },
       },
     });
     expect(judgeInvoice(ledgerPaid, hash).finding.kind).toBe('tempo-not-settled');

@@ -72,9 +72,10 @@ async function run<T>(stubs: Stubs, body: (handle: Awaited<ReturnType<typeof env
   });
 }
 
-test('fully paid: ledger row, then Armado updated, then the bill id filled into the ledger', async () => {
+test('fully paid: the bill found, one ledger row carrying its id, then Armado updated as the latest payment', async () => {
   const rows: unknown[] = [];
-  const result = await run({ updatePaymentSheet: writer((row) => (rows.push(row), { status: rows.length === 1 ? 'appended' : 'updated', row: 7 })) }, (h) => h.result());
+  const update = jest.fn(async (): Promise<ArmadoOutcome> => ({ status: 'updated', billId: '1000', paymentType: 2, paymentDate: confirmed.armadoPaymentDate }));
+  const result = await run({ updatePaymentSheet: writer((row) => (rows.push(row), { status: 'appended', row: 7 })), updateArmadoBillPayment: update }, (h) => h.result());
   expect(result).toEqual<PaymentSyncResult>({
     invoiceNumber: '20664',
     fullyPaid: true,
@@ -82,8 +83,42 @@ test('fully paid: ledger row, then Armado updated, then the bill id filled into 
     sheet: { status: 'appended', row: 7 },
     armado: { status: 'updated', billId: '1000', paymentType: 2, paymentDate: '2024-01-15T10:30:00.000000' },
   });
-  expect(rows).toEqual([expect.objectContaining({ invoiceNumber: '20664', status: 'Payée', paymentMode: 'virement' }), expect.objectContaining({ armadoBillId: '1000' })]);
-  expect(rows[0]).not.toHaveProperty('armadoBillId');
+  expect(rows).toEqual([expect.objectContaining({ invoiceNumber: '20664', status: 'Payée', paymentMode: 'virement', armadoBillId: '1000' })]);
+  expect(update).toHaveBeenCalledWith(expect.objectContaining({ latest: true }));
+  expect(update.mock.calls[0]).not.toHaveProperty('0.after');
+});
+
+test('the ledger keeps a later payment: Armado is left to that one (nothing sent); one that replaced a settled payment is sent after its run', async () => {
+  const update = jest.fn(async (): Promise<ArmadoOutcome> => ({ status: 'updated', billId: '1000', paymentType: 2, paymentDate: confirmed.armadoPaymentDate }));
+  const kept = await run({ updatePaymentSheet: writer(() => ({ status: 'kept-later-payment', row: 7 })), updateArmadoBillPayment: update }, (h) => h.result());
+  expect(kept).toMatchObject({ outcome: 'synced', sheet: { status: 'kept-later-payment' }, armado: { status: 'kept-later-payment', billId: '1000' } });
+  expect(update).not.toHaveBeenCalled();
+
+  const after = await run(
+    { updatePaymentSheet: writer(() => ({ status: 'updated', row: 7, armadoAfter: ['payment-sync-D1-20664-earlier'] }) as LedgerWriteResult), updateArmadoBillPayment: update },
+    (h) => h.result(),
+  );
+  expect(after.sheet).toEqual({ status: 'updated', row: 7 });
+  expect(update).toHaveBeenCalledWith(expect.objectContaining({ latest: true, after: ['payment-sync-D1-20664-earlier'] }));
+});
+
+test('a bill missing at first does not hold the ledger row back: the row is written, then the bill id once Armado is updated', async () => {
+  const rows: LedgerRow[] = [];
+  let searches = 0;
+  const result = await run(
+    {
+      updatePaymentSheet: writer((row) => (rows.push(row), { status: rows.length === 1 ? 'appended' : 'updated', row: 7 })),
+      findArmadoBill: async () => {
+        searches += 1;
+        if (searches === 1) throw ApplicationFailure.create({ type: 'ArmadoBillNotFound', message: 'no bill yet' });
+        return bill;
+      },
+    },
+    (h) => h.result(),
+  );
+  expect(result).toMatchObject({ outcome: 'synced', sheet: { status: 'appended', row: 7 }, armado: { status: 'updated', billId: '1000' } });
+  expect(rows.map((r) => r.armadoBillId)).toEqual([undefined, '1000']);
+  expect(searches).toBe(2);
 });
 
 test('partially paid: ledger only, Armado never called', async () => {
@@ -239,4 +274,27 @@ test('a bill deleted between search and update is searched for again', async () 
   );
   expect(result).toMatchObject({ outcome: 'synced' });
   expect(puts).toBe(2);
+});
+
+test('a run keeps only answers to requests it made: 100 stale or forged replies first do not crowd out the real one', async () => {
+  const queued: number[] = [];
+  const result = await run(
+    {
+      updatePaymentSheet: async (args: QueueLedgerRowArgs) => {
+        queued.push(args.attempt);
+        // Queued again means the real answer was ignored: fail at once rather than wait for days.
+        if (args.attempt > 1) throw permanent('QueuedAgain', 'the run ignored its answer and queued its row again');
+        const ctx = Context.current();
+        const { workflowId, runId } = ctx.info.workflowExecution as { workflowId: string; runId: string };
+        const handle = ctx.client.workflow.getHandle(workflowId, runId);
+        for (let i = 0; i < 100; i++) await handle.signal(ledgerRowWrittenSignal, { requestId: `${runId}/9/${i}`, result: { status: 'updated', row: 99 } });
+        const requestId = `${runId}/${args.write}/${args.attempt}`;
+        await handle.signal(ledgerRowWrittenSignal, { requestId, result: { status: 'appended', row: 2 } });
+        return { queued: true as const, requestId, writer: 'stub' };
+      },
+    },
+    (h) => h.result(),
+  );
+  expect(result.sheet).toEqual({ status: 'appended', row: 2 });
+  expect(queued).toEqual([1]);
 });
