@@ -15,6 +15,8 @@ export interface PaymentWorkerOptions {
   clients?: ActivityClients;
   /** A bundle built once (tests, production image); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** The namespace resolved with the connection (TEMPORAL_NAMESPACE, else a temporal.toml profile's); default config's. */
+  namespace?: string;
 }
 
 export async function createPaymentWorker(options: PaymentWorkerOptions): Promise<Worker> {
@@ -28,7 +30,7 @@ export async function createPaymentWorker(options: PaymentWorkerOptions): Promis
   const bundle = options.workflowBundle ?? (config.worker.workflowBundle ? { codePath: config.worker.workflowBundle } : cached ? { codePath: cached } : undefined);
   return Worker.create({
     connection: options.connection,
-    namespace: config.temporal.namespace,
+    namespace: options.namespace ?? config.temporal.namespace,
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     activities: createActivities(config, options.clients),
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath }),
@@ -46,9 +48,11 @@ export async function runWorker(config: Config, settings: TemporalConnectionSett
   const connection = await connectWorker(settings);
   const address = settings.address;
   try {
-    const worker = await createPaymentWorker({ config, connection });
+    // The namespace resolved with the connection, as every client resolves it: a profile's namespace is polled too.
+    const namespace = settings.namespace;
+    const worker = await createPaymentWorker({ config, connection, namespace });
     // Payments come first: a Schedule that cannot be set now is logged and tried again at the next start.
-    await ensureReconcileSchedule(new Client({ connection, namespace: config.temporal.namespace }), {
+    await ensureReconcileSchedule(new Client({ connection, namespace }), {
       cron: config.reconcile.cron,
       timeZone: config.armado.timeZone,
       taskQueue: config.temporal.taskQueue,
@@ -58,7 +62,7 @@ export async function runWorker(config: Config, settings: TemporalConnectionSett
     );
     log.info('worker polling', {
       taskQueue: config.temporal.taskQueue,
-      namespace: config.temporal.namespace,
+      namespace,
       address,
       security: settings.security,
       metrics: config.worker.metricsPort > 0 ? `:${config.worker.metricsPort}/metrics` : 'off',

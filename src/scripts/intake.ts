@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   });
   server.listen(config.intake.port, () => {
     const { port } = server.address() as { port: number };
-    process.stderr.write(`intake listening on :${port} (Temporal ${address}, namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue})\n`);
+    process.stderr.write(`intake listening on :${port} (Temporal ${address}, namespace ${settings.namespace}, task queue ${config.temporal.taskQueue})\n`);
   });
   const stop = () => {
     // Requests already received are answered (their workflows started) before the process exits.

@@ -22,16 +22,17 @@ async function main(): Promise<void> {
     await runWorker(config);
     return;
   }
+  const settings = temporalConnectionSettings({ ...config.temporal, address: DEV_SERVER_ADDRESS });
   const server = await startDevServer({
     dbFilename: join(PROJECT_ROOT, '.temporal', 'temporal.db'),
     port: DEV_SERVER_PORT,
     uiPort: DEV_UI_PORT,
-    namespace: config.temporal.namespace,
+    namespace: settings.namespace,
     durableCommits: process.env.TEMPORAL_DB_DURABLE === '1',
   });
   process.stderr.write(`Temporal dev server on ${DEV_SERVER_ADDRESS}, Web UI on http://localhost:${DEV_UI_PORT}\n`);
   try {
-    await runWorker(config, temporalConnectionSettings({ ...config.temporal, address: DEV_SERVER_ADDRESS }));
+    await runWorker(config, settings);
   } finally {
     await server.teardown();
   }

@@ -14,10 +14,14 @@ export interface WorkerProcess {
 
 const started: ChildProcess[] = [];
 
-/** Starts a worker against the test dev server and the sandboxes; resolves once it logs that it polls. */
-export async function startWorkerProcess(sandboxes: Sandboxes, taskQueue: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
+/**
+ * Starts a worker against the test dev server and the sandboxes; resolves once it logs that it polls. A variable
+ * given as undefined is left out (the worker then finds its way as a deployment without it would).
+ */
+export async function startWorkerProcess(sandboxes: Sandboxes, taskQueue: string, env: Record<string, string | undefined> = {}): Promise<WorkerProcess> {
+  const unset = Object.keys(env).filter((k) => env[k] === undefined);
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'scripts', 'start.js'), '--worker-only'], {
-    env: {
+    env: withoutKeys(unset, {
       PATH: process.env.PATH,
       ...sandboxes.env,
       TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
@@ -27,7 +31,7 @@ export async function startWorkerProcess(sandboxes: Sandboxes, taskQueue: string
       LEDGER_BATCH_WINDOW: '200ms',
       METRICS_PORT: '0',
       ...env,
-    },
+    }),
     cwd: '/',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -43,6 +47,10 @@ export async function startWorkerProcess(sandboxes: Sandboxes, taskQueue: string
     child.on('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before polling:\n${output}`)));
   });
   return { child, output: () => output };
+}
+
+function withoutKeys(keys: string[], env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && !keys.includes(k)));
 }
 
 /** For afterAll: no worker outlives its test file. */
