@@ -5,8 +5,8 @@
 FROM node:20.18.1-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# The lock guides the install (npm ci would reject it: see .ci/run).
-RUN npm install --no-audit --no-fund
+# Exactly the lock's versions, as CI installs them (.ci/run).
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
-import { eventually } from '../helpers/eventually';
+import { eventually, readUntil } from '../helpers/eventually';
 
 const CLI = join(PROJECT_ROOT, 'dist', 'src', 'cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'backfill-'));
@@ -102,7 +102,11 @@ test('JSON lines; a backfill killed mid-way and run again finishes the job witho
   expect(counts).toMatchObject({ invalid: 0, 'failed to start': 0, 'total lines': 24 });
   expect(counts.started + counts['already done']).toBe(24);
   expect(counts['already done']).toBeGreaterThanOrEqual(before);
-  const ids = await runsOn(invoices);
+  // Visibility is eventually consistent: the last starts may take a moment to be listed.
+  const ids = await readUntil(
+    () => runsOn(invoices),
+    (found) => found.length >= 24,
+  );
   expect(ids).toHaveLength(24);
   expect(new Set(ids).size).toBe(24);
   // Progress went to stderr (not a terminal here: a line, with done/total and a rate).
