@@ -312,7 +312,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
     case 'reapply-ledger': {
       if (!values.invoice || !/^\d{1,20}$/.test(values.invoice)) throw new UsageError('--invoice: must be a Tempo invoice number (digits)');
-      const outcome = await reapplyLedgerPayment(loadConfig(io.env), values.invoice, { dryRun: values['dry-run'] });
+      const config = loadConfig(io.env);
+      const invoice = values.invoice;
+      // A run of the invoice still open will write the bill itself, in the order of its payments: not over it.
+      const open = await withClient(config.temporal, io.env, async (client) => (await findPaymentSyncs(client, invoice)).filter((r) => r.status === 'RUNNING'));
+      if (open.length > 0) {
+        throw new ReapplyRefused(`a payment sync of invoice ${invoice} is still running (${open[0]?.workflowId}); let it finish, then reconcile again`);
+      }
+      const outcome = await reapplyLedgerPayment(config, invoice, { dryRun: values['dry-run'] });
       const what = {
         updated: 'Armado bill updated',
         'already-up-to-date': 'Armado bill already carries it: nothing sent',

@@ -27,51 +27,121 @@ export interface UpdateArmadoBillPaymentArgs {
   after?: string[];
 }
 
+/** A payment run of the invoice as the waiting rule sees it: runs take their turn at the bill in the order they started. */
+export interface RunTurn {
+  workflowId: string;
+  startedAt: number;
+  open: boolean;
+}
+
+/** Where the Armado step learns about the other runs of its invoice: Temporal, through the activity's client. */
+export interface PaymentRuns {
+  /** The run this activity belongs to. */
+  self(): Promise<RunTurn>;
+  /** Open payment runs of the invoice on this task queue (Temporal's visibility, which may lag a little). */
+  openOf(invoiceNumber: string): Promise<string[]>;
+  /** One run as it stands now (strongly consistent); undefined when no payment run has that id. */
+  describe(workflowId: string): Promise<RunTurn | undefined>;
+}
+
 export interface ArmadoActivityDeps {
   armado: ArmadoClient;
   /** ARMADO_TIMEZONE: the bill's dates are wall clock there. */
   timeZone: string;
-  /** Whether a run is still open; by default asked of Temporal through the activity's client. */
-  isRunning?: (workflowId: string) => Promise<boolean>;
+  /** By default Temporal, through the activity's client. */
+  runs?: PaymentRuns;
   /** How long one attempt waits for earlier runs before handing back to Temporal's retry. */
   waitSliceMs?: number;
 }
 
 const POLL_MS = 1_000;
 
-async function runIsOpen(workflowId: string): Promise<boolean> {
+const temporalRuns: PaymentRuns = {
+  async self() {
+    // This very run (not the workflow's current one): after a reset, the old run's attempt must not write.
+    const { workflowId = '', runId } = Context.current().info.workflowExecution ?? {};
+    const run = await Context.current().client.workflow.getHandle(workflowId, runId).describe();
+    return { workflowId, startedAt: run.startTime.getTime(), open: run.status.name === 'RUNNING' };
+  },
+  async openOf(invoiceNumber) {
+    const ctx = Context.current();
+    const ids: string[] = [];
+    const query = `WorkflowType="paymentSyncWorkflow" AND TaskQueue="${ctx.info.taskQueue}" AND InvoiceNumber="${invoiceNumber}" AND ExecutionStatus="Running"`;
+    for await (const run of ctx.client.workflow.list({ query })) ids.push(run.workflowId);
+    return ids;
+  },
+  async describe(workflowId) {
+    try {
+      const run = await Context.current().client.workflow.getHandle(workflowId).describe();
+      if (run.type !== 'paymentSyncWorkflow') return undefined;
+      return { workflowId, startedAt: run.startTime.getTime(), open: run.status.name === 'RUNNING' };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined; // a workflow id a person typed into the ledger
+      throw err;
+    }
+  },
+};
+
+function hasContext(): boolean {
   try {
-    const run = await Context.current().client.workflow.getHandle(workflowId).describe();
-    return run.type === 'paymentSyncWorkflow' && run.status.name === 'RUNNING';
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false; // a workflow id a person typed into the ledger
-    throw err;
+    Context.current();
+    return true;
+  } catch {
+    return false;
   }
 }
 
+/** The activity's cancellation (its run terminated, its attempt timed out), when it runs as an activity. */
+function cancellation(): AbortSignal | undefined {
+  return hasContext() ? Context.current().cancellationSignal : undefined;
+}
+
+/** Runs take their turn at one bill in the order they started (then by workflow id): no two ever wait for each other. */
+const startedBefore = (a: RunTurn, b: RunTurn) => a.startedAt < b.startedAt || (a.startedAt === b.startedAt && a.workflowId < b.workflowId);
+
 export function createArmadoActivities(deps: ArmadoActivityDeps) {
-  const isRunning = deps.isRunning ?? runIsOpen;
+  const runs = deps.runs ?? temporalRuns;
   const waitSliceMs = deps.waitSliceMs ?? 5_000;
 
   /**
-   * Returns once none of `runs` is open any more. One attempt waits a slice of time; past it, a retryable failure
-   * hands the wait to Temporal (a second later, no history event): the step's own timeouts stay short.
+   * Returns once no other open run of the invoice that started before this one is left: whatever it sends to the bill
+   * lands first, and this run reads the bill after it. The candidates are the open runs Temporal lists, and the run the
+   * ledger's writer names (the settled payment this one replaced in the row: known even if the list lags). One attempt
+   * waits a slice of time; past it, a retryable failure hands the wait to Temporal (a second later, no history event).
    */
-  async function afterEarlierRuns(runs: string[], invoiceNumber: string): Promise<void> {
+  async function waitForTurn(invoiceNumber: string, named: string[]): Promise<void> {
+    const me = await runs.self();
+    const candidates = new Set([...named, ...(await runs.openOf(invoiceNumber))]);
+    candidates.delete(me.workflowId);
     const until = Date.now() + waitSliceMs;
     for (;;) {
-      const open: string[] = [];
-      for (const id of runs) if (await isRunning(id)) open.push(id);
-      if (open.length === 0) return;
+      const ahead: string[] = [];
+      for (const id of candidates) {
+        const run = await runs.describe(id);
+        if (run?.open && startedBefore(run, me)) ahead.push(id);
+        else candidates.delete(id);
+      }
+      if (ahead.length === 0) return;
       if (Date.now() >= until) {
         throw transientFailure(
           ErrorType.EarlierPaymentInProgress,
-          `an earlier payment of invoice ${invoiceNumber} is still being written to Armado (${open.join(', ')}); waiting for it`,
+          `an earlier run of invoice ${invoiceNumber} may still write to its Armado bill (${ahead.join(', ')}); this payment is sent after it`,
           POLL_MS,
         );
       }
-      await sleep(POLL_MS);
+      await sleep(POLL_MS, undefined, { signal: cancellation() });
     }
+  }
+
+  /**
+   * Whether this run may still write: an operator may have terminated it (or reset it elsewhere) while it waited its
+   * turn, and its activity learns of that only at its next heartbeat. Asked again just before the PUT.
+   */
+  async function stillMine(): Promise<boolean> {
+    cancellation()?.throwIfAborted();
+    if (deps.runs === undefined && !hasContext()) return true;
+    const me = await runs.self();
+    return me.open;
   }
 
   return {
@@ -107,13 +177,15 @@ export function createArmadoActivities(deps: ArmadoActivityDeps) {
     },
 
     /**
-     * Sends the PUT only when the bill does not already carry this payment, and — unless the ledger's order made
-     * this payment the invoice's latest — only when the bill carries no later one. The bill is read again first,
-     * after any earlier run the ledger names is done: the snapshot from findArmadoBill predates their PUTs.
+     * Sends the PUT only when the bill does not already carry this payment, nor a later one by its own date (a tie, or
+     * a wall clock of the hour that happens twice, is the ledger's to decide: `latest`). Runs of one invoice take
+     * their turn at the bill in the order they started, so an earlier run's PUT never lands after this one's check.
+     * The bill is read again first: the snapshot from findArmadoBill predates their PUTs.
      */
     async updateArmadoBillPayment(args: UpdateArmadoBillPaymentArgs): Promise<ArmadoOutcome> {
       const { paymentType, paymentDate } = args;
-      if (args.after?.length) await afterEarlierRuns(args.after, args.invoiceNumber);
+      // Runs from before the one order (no `latest`) keep their behaviour: compare with the bill, no turn taken.
+      if (args.latest !== undefined) await waitForTurn(args.invoiceNumber, args.after ?? []);
       const bill = (await deps.armado.searchBills(args.invoiceNumber)).find((b) => b.id === args.bill.id);
       if (!bill) {
         throw transientFailure(ErrorType.ArmadoBillNotFound, `Armado bill ${args.bill.id} (reference ${args.invoiceNumber}) no longer exists`);
@@ -122,18 +194,19 @@ export function createArmadoActivities(deps: ArmadoActivityDeps) {
         activityLog('info', 'Armado bill already carries this payment: nothing sent', { invoiceNumber: args.invoiceNumber, billId: bill.id });
         return { status: 'already-up-to-date', billId: bill.id, paymentType, paymentDate };
       }
-      if (!args.latest) {
-        const instant = args.paymentInstant ?? armadoDateInstants(paymentDate, deps.timeZone)[0] ?? 0;
-        const shown = billAgainst(bill.paymentDate, instant, deps.timeZone);
-        if (shown === 'later' || shown === 'same-instant') {
-          activityLog('info', 'Armado bill carries a later payment: kept, nothing sent', {
-            invoiceNumber: args.invoiceNumber,
-            billId: bill.id,
-            billPaymentDate: bill.paymentDate,
-            thisPaymentDate: paymentDate,
-          });
-          return { status: 'kept-later-payment', billId: bill.id, paymentType: bill.paymentType ?? paymentType, paymentDate: bill.paymentDate as string };
-        }
+      const instant = args.paymentInstant ?? armadoDateInstants(paymentDate, deps.timeZone)[0] ?? 0;
+      const shown = billAgainst(bill.paymentDate, instant, deps.timeZone);
+      if (shown === 'later' || (shown === 'same-instant' && !args.latest)) {
+        activityLog('info', 'Armado bill carries a later payment: kept, nothing sent', {
+          invoiceNumber: args.invoiceNumber,
+          billId: bill.id,
+          billPaymentDate: bill.paymentDate,
+          thisPaymentDate: paymentDate,
+        });
+        return { status: 'kept-later-payment', billId: bill.id, paymentType: bill.paymentType ?? paymentType, paymentDate: bill.paymentDate as string };
+      }
+      if (args.latest !== undefined && !(await stillMine())) {
+        throw permanentFailure(ErrorType.RunNoLongerOpen, `the run of this payment of invoice ${args.invoiceNumber} is no longer open: nothing sent to Armado`);
       }
       await deps.armado.updateBillPayment(bill.id, { paymentType, paymentDate }, args.invoiceNumber);
       activityLog('info', 'Armado bill marked paid', { invoiceNumber: args.invoiceNumber, billId: bill.id, paymentType, paymentDate });

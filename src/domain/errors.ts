@@ -20,6 +20,8 @@ export const ErrorType = {
   LedgerChangedDuringWrite: 'LedgerChangedDuringWrite',
   /** An earlier payment of the invoice is still on its way to the Armado bill: this one is written after it. */
   EarlierPaymentInProgress: 'EarlierPaymentInProgress',
+  /** The run an Armado update belongs to was terminated or reset while it waited: it sends nothing (no one reads this). */
+  RunNoLongerOpen: 'RunNoLongerOpen',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 

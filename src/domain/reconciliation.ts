@@ -292,7 +292,8 @@ export function candidateReason(row: LedgerSnapshotRow, sweep?: SweepPlan, bucke
 
 /** `tempo-armado-sync start …` for a payment whose runs all failed or were refused: a new run may take the failed one's id. */
 export function retryCommand(input: PaymentSyncInput): string {
-  const quote = (v: string) => (/^[\w.:+@-]+$/.test(v) ? v : `'${v.replace(/'/g, '')}'`);
+  // Quoted for a POSIX shell when needed, a quote inside kept as it is ('\''): the pasted values are the run's own.
+  const quote = (v: string) => (/^[\w.:+@-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
   const parts = ['tempo-armado-sync start', `--invoice ${input.invoiceNumber}`, `--mode ${quote(input.paymentMode)}`, `--date ${quote(input.paymentDate)}`, '--tempo-status 200'];
   if (input.amount !== undefined) parts.push(`--amount ${input.amount.toFixed(2)}`);
   if (input.dossier) parts.push(`--dossier ${quote(input.dossier)}`);

@@ -73,7 +73,28 @@ test('the older payment is the row first and its PUT is slow: the later one is s
   expect(stores(invoice)).toEqual({ rows: 1, ledger: ['virement', '2024-06-20'], armado: [2, '2024-06-20T00:00:00.000000'] });
 });
 
-test('five payments of one invoice started together in shuffled order: every run completes, both stores show the last', async () => {
+test('a chain of three where the middle run closes without sending (terminated): the last still waits for the first', async () => {
+  const invoice = settledInvoice();
+  const billId = rig.sandboxes.armado.billsWithReference(invoice)[0]!.id;
+  const rowShows = (mode: string) => eventually(async () => stores(invoice).ledger?.[0] === mode, `the ledger row on ${mode}`);
+  // The first payment's PUT takes 5 s to land.
+  rig.sandboxes.armado.server.injectFault({ method: 'PUT', path: `/v1/bill/${billId}`, delayMs: 5_000 });
+  const first = await start(invoice, { mode: 'cheque', date: '2024-06-10' }, 'first');
+  await rowShows('cheque');
+  const middle = await start(invoice, { mode: 'cb', date: '2024-06-15' }, 'middle');
+  await rowShows('cb');
+  await middle.handle.terminate('test: the middle run ends without writing Armado');
+  const last = await start(invoice, { mode: 'virement', date: '2024-06-20' }, 'last');
+  await Promise.all([first.handle.result(), last.handle.result()]);
+
+  expect(rig.sandboxes.armado.puts.filter((p) => p.billId === billId).map((p) => p.paymentType)).toEqual([1, 2]);
+  expect(stores(invoice)).toEqual({ rows: 1, ledger: ['virement', '2024-06-20'], armado: [2, '2024-06-20T00:00:00.000000'] });
+});
+
+test.each([
+  ['at once', 0],
+  ['a second apart', 1_000],
+])('five payments of one invoice started %s in shuffled order: every run completes, both stores show the last', async (how, gapMs) => {
   rig.sandboxes.armado.server.latencyMs = 150;
   const invoice = settledInvoice();
   // In payment order: a date-only payment is midnight in Europe/Paris, before a timed one that day.
@@ -86,16 +107,16 @@ test('five payments of one invoice started together in shuffled order: every run
   ];
   const shuffled = [3, 0, 4, 2, 1];
   const began = Date.now();
-  // Started a second apart, so that they meet the ledger writer in different batches.
+  // At once, they meet the ledger writer in one batch; a second apart, in different batches (each later one replacing the row).
   const runs: StartedPaymentSync[] = [];
   for (const i of shuffled) {
     runs.push(await start(invoice, payments[i] as Payment, `p${i}`));
-    await pause(1_000);
+    await pause(gapMs);
   }
   const results = await Promise.all(runs.map((r) => r.handle.result()));
   const statuses = results.map((r) => r.armado.status);
   process.stdout.write(
-    `one truth: 5 payments of one invoice on 2 workers in ${((Date.now() - began) / 1000).toFixed(1)} s; Armado ${statuses.filter((s) => s === 'updated').length} updated, ` +
+    `one truth: 5 payments of one invoice started ${how} on 2 workers in ${((Date.now() - began) / 1000).toFixed(1)} s; Armado ${statuses.filter((s) => s === 'updated').length} updated, ` +
       `${statuses.filter((s) => s === 'kept-later-payment').length} kept a later payment, ${statuses.filter((s) => s === 'already-up-to-date').length} already up to date\n`,
   );
 

@@ -22,7 +22,10 @@ beforeAll(async () => {
   env = { PATH: process.env.PATH as string, ...rig.sandboxes.env, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS as string, TEMPORAL_TASK_QUEUE: rig.taskQueue };
 });
 afterAll(async () => rig?.stop());
-afterEach(() => rig.sandboxes.tempo.server.clearFaults());
+afterEach(() => {
+  rig.sandboxes.tempo.server.clearFaults();
+  rig.sandboxes.armado.server.clearFaults();
+});
 
 let nextInvoice = 76000;
 function invoice(total: number, settled = false): string {
@@ -84,6 +87,14 @@ test('a settled row whose bill a person changed afterwards is found (armado-disa
   expect(bill(id)).toMatchObject({ paymentType: 2, paymentDate: '2024-06-10T14:00:00.000000' });
   const again = await reconcileNow(rig.client, { taskQueue: rig.taskQueue, dryRun: true, invoice: id });
   expect(finding(again, id)).toMatchObject({ kind: 'in-sync' });
+
+  // While a run of the invoice is open (its bill search hangs), reapplying is refused: that run writes the bill itself.
+  rig.sandboxes.armado.server.injectFault({ method: 'GET', path: '/v1/bill', hang: true });
+  const running = await rig.start({ invoiceNumber: id, amount: 120, paymentMode: 'cb', paymentDate: '2024-06-30', paymentId: 'later' });
+  const refused = await cli(suggested(f));
+  expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining(`a payment sync of invoice ${id} is still running (${running.workflowId})`) });
+  await running.handle.result();
+  expect(bill(id)).toMatchObject({ paymentType: 3, paymentDate: '2024-06-30T00:00:00.000000' });
 });
 
 test('one invoice whose FACTURE answers 400 is a check-failed finding with its cause; the others are still reconciled', async () => {

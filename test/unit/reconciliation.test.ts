@@ -1,5 +1,6 @@
 // The reconciliation's rules and the backfill reader, without servers: the cases the e2e tests do not build.
 import { buildPaymentModeTable } from '../../src/domain/payment-modes';
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import {
   addFindings,
@@ -8,6 +9,7 @@ import {
   emptySummary,
   judgeInvoice,
   MAX_REPORTED_FINDINGS,
+  retryCommand,
   type InvoiceFacts,
   type KnownRun,
   type LedgerSnapshotRow,
@@ -145,6 +147,29 @@ describe('judgeInvoice', () => {
     });
     const notSettled = { found: true as const, fullyPaid: false, paidAmount: 0 };
     expect(judgeInvoice(facts({ candidate: noRow, runs: [refused], tempo: notSettled }), hash).finding).toMatchObject({ kind: 'in-sync' });
+  });
+
+  test("the suggested command gives the shell back the run's own values, quotes and spaces included", () => {
+    const command = retryCommand({ invoiceNumber: '1', paymentMode: ' Chèque ', paymentDate: '2024-01-20', tempoStatus: 502, paymentId: "O'Brien 1", dossier: 'D 1' });
+    const words = execFileSync('sh', ['-c', `printf '%s\\n' ${command.replace(/^tempo-armado-sync /, '')}`], { encoding: 'utf8' })
+      .trimEnd()
+      .split('\n');
+    expect(words).toEqual([
+      'start',
+      '--invoice',
+      '1',
+      '--mode',
+      ' Chèque ',
+      '--date',
+      '2024-01-20',
+      '--tempo-status',
+      '200',
+      '--dossier',
+      'D 1',
+      '--payment-id',
+      "O'Brien 1",
+      '--retry-failed',
+    ]);
   });
 
   test('the summary counts every finding but lists a bounded number', () => {
