@@ -5,12 +5,10 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
 import type { Finding, ReconcileSummary } from '../../src/domain/reconciliation';
 import { reconcileNow } from '../../src/operations/reconcile';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
-import { startE2E, type E2E } from '../helpers/e2e';
-import { eventually } from '../helpers/eventually';
+import { allPaymentRunsClosed, startE2E, type E2E } from '../helpers/e2e';
 
 const CLI = join(PROJECT_ROOT, 'dist', 'src', 'cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'reconcile-checks-'));
@@ -55,16 +53,6 @@ function suggested(f: Finding | undefined): string[] {
     .map((w) => w.replace(/^'|'$/g, ''));
 }
 
-async function settled(client: Client): Promise<void> {
-  await eventually(async () => {
-    for await (const e of client.workflow.list({ query: `WorkflowType="paymentSyncWorkflow" AND TaskQueue="${rig.taskQueue}" AND ExecutionStatus="Running"` })) {
-      void e;
-      return false;
-    }
-    return true;
-  }, 'visibility to show every payment sync closed');
-}
-
 test('a settled row whose bill a person changed afterwards is found (armado-disagrees, both stores named); its command re-applies the ledger', async () => {
   const id = invoice(120, true);
   const started = await rig.start({ invoiceNumber: id, amount: 120, paymentMode: 'virement', paymentDate: '2024-06-10T14:00:00+02:00' });
@@ -73,7 +61,7 @@ test('a settled row whose bill a person changed afterwards is found (armado-disa
   // Somebody edits the bill in Armado's UI.
   Object.assign(bill(id), { paymentType: 1, paymentDate: '2024-06-12T09:00:00.000000' });
 
-  await settled(rig.client);
+  await allPaymentRunsClosed(rig.client, rig.taskQueue);
   const night = await reconcileNow(rig.client, { taskQueue: rig.taskQueue, dryRun: false });
   const f = finding(night, id);
   expect(f).toMatchObject({ kind: 'armado-disagrees', action: 'operator' });
@@ -105,7 +93,7 @@ test('one invoice whose FACTURE answers 400 is a check-failed finding with its c
   Object.assign(rig.sandboxes.tempo.invoice(other)!, { MontantTTC: '10.00', RegleeTotale: 'OUI', DateReglementTotal: '20240602' });
   rig.sandboxes.tempo.server.injectFault({ path: '/API/Tempo/FACTURE', query: `ID=${refused}`, status: 400, body: { message: 'Requête invalide' }, times: 1_000 });
 
-  await settled(rig.client);
+  await allPaymentRunsClosed(rig.client, rig.taskQueue);
   const night = await reconcileNow(rig.client, { taskQueue: rig.taskQueue, dryRun: false });
   expect(finding(night, refused)).toMatchObject({ kind: 'check-failed', action: 'operator', detail: expect.stringContaining('400') });
   expect(finding(night, other)).toMatchObject({ kind: 'settled-in-tempo', action: 'sync-started' });
@@ -117,7 +105,7 @@ test('a payment whose trigger was refused is reported once Tempo is settled, and
   const refused = await rig.start({ invoiceNumber: id, amount: 75, paymentMode: 'cheque', paymentDate: '2024-06-10', tempoStatus: 502 });
   await expect(refused.handle.result()).rejects.toThrow();
 
-  await settled(rig.client);
+  await allPaymentRunsClosed(rig.client, rig.taskQueue);
   const night = await reconcileNow(rig.client, { taskQueue: rig.taskQueue, dryRun: true });
   const f = finding(night, id);
   expect(f).toMatchObject({ kind: 'settled-in-tempo', action: 'operator', detail: expect.stringContaining('TempoUpdateNotConfirmed') });
@@ -134,7 +122,7 @@ test('a settlement whose payment never triggered: the command it suggests, paste
   await (await rig.start({ invoiceNumber: id, amount: 40, paymentMode: 'cb', paymentDate: '2024-06-01' })).handle.result();
   Object.assign(rig.sandboxes.tempo.invoice(id)!, { RegleeTotale: 'OUI', DateReglementTotal: '20240605', MontantReglementPartielTotal: '90.00' });
 
-  await settled(rig.client);
+  await allPaymentRunsClosed(rig.client, rig.taskQueue);
   const f = finding(await reconcileNow(rig.client, { taskQueue: rig.taskQueue, dryRun: true, invoice: id }), id);
   expect(f).toMatchObject({ kind: 'settled-in-tempo', action: 'operator' });
   const asIs = await cli(suggested(f));

@@ -1,6 +1,5 @@
 // Reconciliation on a real dev server with the sandboxes: what it finds when triggers never came, what it
 // starts (only what is certain), that a second run starts nothing, the summary tab, and the Schedule.
-import type { Client } from '@temporalio/client';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
@@ -9,7 +8,7 @@ import { createReconcileActivities } from '../../src/activities/reconcile';
 import { buildPaymentModeTable } from '../../src/domain/payment-modes';
 import type { Candidate, Finding, ReconcileSummary } from '../../src/domain/reconciliation';
 import { ensureReconcileSchedule, reconcileNow, reconcileScheduleId } from '../../src/operations/reconcile';
-import { startE2E, type E2E } from '../helpers/e2e';
+import { allPaymentRunsClosed, startE2E, type E2E } from '../helpers/e2e';
 import { eventually } from '../helpers/eventually';
 
 let rig: E2E;
@@ -37,17 +36,6 @@ async function paid(id: string, amount: number, mode: string, date: string): Pro
   const started = await rig.start({ invoiceNumber: id, amount, paymentMode: mode, paymentDate: date });
   await started.handle.result();
   return started.workflowId;
-}
-
-/** Visibility is eventually consistent: wait until no run of this task queue reads as running. */
-async function settled(client: Client): Promise<void> {
-  await eventually(async () => {
-    for await (const e of client.workflow.list({ query: `WorkflowType="paymentSyncWorkflow" AND TaskQueue="${rig.taskQueue}" AND ExecutionStatus="Running"` })) {
-      void e;
-      return false;
-    }
-    return true;
-  }, 'visibility to show every payment sync closed');
 }
 
 const finding = (summary: ReconcileSummary, id: string): Finding | undefined => summary.findings.find((f) => f.invoiceNumber === id);
@@ -93,12 +81,12 @@ describe('nightly reconciliation', () => {
     ids.failed = String(nextInvoice++);
     await rig.start({ invoiceNumber: ids.failed, amount: 10 }).then((s) => s.handle.result().catch(() => undefined));
 
-    await settled(rig.client);
+    await allPaymentRunsClosed(rig.client, rig.taskQueue);
     dry = await reconcileNow(rig.client, { taskQueue: rig.taskQueue, dryRun: true });
     first = await reconcileNow(rig.client, { taskQueue: rig.taskQueue, dryRun: false });
     // The sync the first reconciliation started runs to its end before the second looks.
     for (const s of first.started) await rig.client.workflow.getHandle(s.workflowId).result();
-    await settled(rig.client);
+    await allPaymentRunsClosed(rig.client, rig.taskQueue);
     second = await reconcileNow(rig.client, { taskQueue: rig.taskQueue, dryRun: false });
   });
 

@@ -8,6 +8,7 @@ import { buildPaymentModeTable } from '../../src/domain/payment-modes';
 import type { PaymentSyncInput } from '../../src/domain/payment-input';
 import { startSandboxes, type Sandboxes } from '../../src/sandbox';
 import { createPaymentWorker } from '../../src/worker';
+import { eventually } from './eventually';
 
 export function installQuietRuntime(): void {
   try {
@@ -78,4 +79,15 @@ export function addInvoice(sandboxes: Sandboxes, id: string, options: { fullyPai
   if (options.fullyPaid !== false) sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
   for (let i = 0; i < (options.bills ?? 1); i++) sandboxes.armado.addBill(id);
   return id;
+}
+
+/** Visibility is eventually consistent: waits until no payment run of the task queue reads as running. */
+export async function allPaymentRunsClosed(client: Client, taskQueue: string): Promise<void> {
+  await eventually(async () => {
+    for await (const run of client.workflow.list({ query: `WorkflowType="paymentSyncWorkflow" AND TaskQueue="${taskQueue}" AND ExecutionStatus="Running"` })) {
+      void run;
+      return false;
+    }
+    return true;
+  }, 'visibility to show every payment sync closed');
 }
