@@ -4,6 +4,9 @@
 //   BENCH_N (1000)         payments per Temporal target, 80 % of them settle their invoice
 //   BENCH_TARGETS          embedded,cluster,baseline (any subset, in that order)
 //   BENCH_BASELINE_N (120) payments of the baseline (sequential; past 60 it meets the quota)
+//   BENCH_SCALE            e.g. 1000,5000,10000: the embedded target once per size, then the cost per payment
+//                          of each size against the first (the work must cost the same per payment as it grows)
+//   BENCH_WORKER_ENV       extra worker settings, e.g. WORKER_MAX_CACHED_WORKFLOWS=100 (comma-separated)
 // Prints a table; asserts nothing, but says when a payment did not end exactly right.
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +39,43 @@ interface Figures {
   quota429: number;
   workerCpuS: number;
   workerPeakMiB: number;
+  /** History events per payment: its own run's, and its share of the ledger writer's (all its runs). */
+  eventsPerPayment: number;
+  writerEventsPerPayment: number;
+  /** Workflow tasks per payment (a sample of runs' histories), and the writer's share. */
+  tasksPerPayment: number;
+  writerTasksPerPayment: number;
   exact: string;
+}
+
+/** How many payment runs' histories are fetched to count their workflow tasks. */
+const TASK_SAMPLE = 200;
+
+async function historyFigures(client: Client, n: number): Promise<Pick<Figures, 'eventsPerPayment' | 'writerEventsPerPayment' | 'tasksPerPayment' | 'writerTasksPerPayment'>> {
+  const tasksOf = async (workflowId: string, runId: string) => {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    return (history.events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes).length;
+  };
+  let events = 0;
+  const sample: { workflowId: string; runId: string }[] = [];
+  for await (const w of client.workflow.list({ query: 'WorkflowType="paymentSyncWorkflow"' })) {
+    events += w.historyLength;
+    if (sample.length < TASK_SAMPLE) sample.push({ workflowId: w.workflowId, runId: w.runId });
+  }
+  let sampleTasks = 0;
+  for (const run of sample) sampleTasks += await tasksOf(run.workflowId, run.runId);
+  let writerEvents = 0;
+  let writerTasks = 0;
+  for await (const w of client.workflow.list({ query: 'WorkflowType="paymentLedgerWorkflow"' })) {
+    writerEvents += w.historyLength;
+    writerTasks += await tasksOf(w.workflowId, w.runId);
+  }
+  return {
+    eventsPerPayment: events / n,
+    writerEventsPerPayment: writerEvents / n,
+    tasksPerPayment: sampleTasks / Math.max(1, sample.length),
+    writerTasksPerPayment: writerTasks / n,
+  };
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -67,20 +106,29 @@ const settles = (i: number) => i % 5 !== 4; // 80 %
 
 /** Every invoice has one ledger row with the right status; every settled bill got exactly one PUT. */
 function exactness(sandboxes: Sandboxes, invoices: string[]): string {
-  const rows = sandboxes.google.rows(sandboxes.spreadsheetId).slice(1);
+  const rows = new Map<string, string[][]>();
+  for (const r of sandboxes.google.rows(sandboxes.spreadsheetId).slice(1)) rows.set(r[0] as string, [...(rows.get(r[0] as string) ?? []), r as string[]]);
   let wrong = 0;
   for (const [i, id] of invoices.entries()) {
-    const own = rows.filter((r) => r[0] === id);
+    const own = rows.get(id) ?? [];
     const puts = sandboxes.armado.putsFor(id);
     if (own.length !== 1 || own[0]![1] !== (settles(i) ? 'Payée' : 'Partiellement payée') || puts !== (settles(i) ? 1 : 0)) wrong += 1;
   }
   return wrong === 0 ? 'all' : `${wrong} WRONG`;
 }
 
-async function onTemporal(target: string, address: string, workers: number, extraEnv: Record<string, string> = {}): Promise<Figures> {
+const WORKER_ENV: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_WORKER_ENV ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
+
+async function onTemporal(target: string, address: string, workers: number, n = N): Promise<Figures> {
+  const N = n;
   const invoices = Array.from({ length: N }, (_, i) => String(300000 + i));
-  const sandboxes = await apis(`bench-${target.split(' ')[0]}`, invoices);
-  const env = { PATH: process.env.PATH, ...sandboxes.env, TEMPORAL_ADDRESS: address, METRICS_PORT: '0', LOG_LEVEL: 'WARN', ...extraEnv };
+  const sandboxes = await apis(`bench-${target.split(' ')[0]}-${N}`, invoices);
+  const env = { PATH: process.env.PATH, ...sandboxes.env, TEMPORAL_ADDRESS: address, METRICS_PORT: '0', LOG_LEVEL: 'WARN', ...WORKER_ENV };
   const config = loadConfig(env);
   const processes: ServiceProcess[] = [];
   for (let i = 0; i < workers; i++) processes.push(await startServiceProcess('worker', { ...env, LOG_LEVEL: 'INFO' }));
@@ -118,6 +166,7 @@ async function onTemporal(target: string, address: string, workers: number, extr
   latencies.sort((a, b) => a - b);
   const after = processes.map((p) => usage(p.child.pid!));
   const wallS = (lastClose - began) / 1000;
+  const history = await historyFigures(client, N);
   const figures: Figures = {
     target,
     payments: N,
@@ -129,6 +178,7 @@ async function onTemporal(target: string, address: string, workers: number, extr
     quota429: sandboxes.google.quotaRejections,
     workerCpuS: after.reduce((n, u, i) => n + u.cpuS - before[i]!.cpuS, 0),
     workerPeakMiB: Math.max(...after.map((u) => u.peakMiB)),
+    ...history,
     exact: exactness(sandboxes, invoices),
   };
   await Promise.all(processes.map((p) => p.stop()));
@@ -186,25 +236,97 @@ async function baseline(): Promise<Figures> {
     quota429: sandboxes.google.quotaRejections,
     workerCpuS: (used.user + used.system) / 1e6,
     workerPeakMiB: process.memoryUsage().rss / 1024 / 1024,
+    eventsPerPayment: NaN,
+    writerEventsPerPayment: NaN,
+    tasksPerPayment: NaN,
+    writerTasksPerPayment: NaN,
     exact: exactness(sandboxes, invoices),
   };
   await sandboxes.stop();
   return figures;
 }
 
+async function embedded(n: number): Promise<Figures> {
+  // What `npm start` runs: the dev server persisted to a file, one worker.
+  const dir = mkdtempSync(join(tmpdir(), 'bench-embedded-'));
+  const durable = process.env.TEMPORAL_DB_DURABLE === '1';
+  const server = await startDevServer({ dbFilename: join(dir, 'temporal.db'), quiet: true, durableCommits: durable });
+  try {
+    return await onTemporal(`embedded (npm start: dev server, SQLite file${durable ? ', durable commits' : ''}, 1 worker)`, server.address, 1, n);
+  } finally {
+    await server.teardown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+
+function printTable(results: Figures[]): void {
+  const header = [
+    'target',
+    'payments',
+    'wall s',
+    'payments/s',
+    'p50 s',
+    'p99 s',
+    'events/payment (own + writer)',
+    'workflow tasks/payment (own + writer)',
+    'Sheets writes',
+    '429s',
+    'worker CPU s',
+    'worker peak MiB',
+    'exact',
+  ];
+  process.stdout.write(`${line(header)}\n${line(header.map(() => '---'))}\n`);
+  for (const f of results) {
+    const events = Number.isNaN(f.eventsPerPayment)
+      ? '–'
+      : `${(f.eventsPerPayment + f.writerEventsPerPayment).toFixed(1)} (${f.eventsPerPayment.toFixed(1)} + ${f.writerEventsPerPayment.toFixed(1)})`;
+    const tasks = Number.isNaN(f.tasksPerPayment)
+      ? '–'
+      : `${(f.tasksPerPayment + f.writerTasksPerPayment).toFixed(2)} (${f.tasksPerPayment.toFixed(2)} + ${f.writerTasksPerPayment.toFixed(2)})`;
+    process.stdout.write(
+      `${line([f.target, f.payments, f.wallS.toFixed(1), f.perS.toFixed(1), f.p50S.toFixed(1), f.p99S.toFixed(1), events, tasks, f.sheetsWrites, f.quota429, f.workerCpuS.toFixed(1), f.workerPeakMiB.toFixed(0), f.exact])}\n`,
+    );
+  }
+}
+
+/** Time and worker CPU per payment at each size, against the first size's. */
+function printScaling(results: Figures[]): void {
+  const first = results[0] as Figures;
+  const header = ['payments', 'ms/payment (wall)', '× first', 'worker CPU ms/payment', '× first', 'p50 s', 'p99 s', 'worker peak MiB', 'Sheets writes', '429s', 'exact'];
+  process.stdout.write(`\n${line(header)}\n${line(header.map(() => '---'))}\n`);
+  for (const f of results) {
+    const wall = (1000 * f.wallS) / f.payments;
+    const cpu = (1000 * f.workerCpuS) / f.payments;
+    const wall0 = (1000 * first.wallS) / first.payments;
+    const cpu0 = (1000 * first.workerCpuS) / first.payments;
+    process.stdout.write(
+      `${line([f.payments, wall.toFixed(1), (wall / wall0).toFixed(2), cpu.toFixed(1), (cpu / cpu0).toFixed(2), f.p50S.toFixed(1), f.p99S.toFixed(1), f.workerPeakMiB.toFixed(0), f.sheetsWrites, f.quota429, f.exact])}\n`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const results: Figures[] = [];
+  const scale = (process.env.BENCH_SCALE ?? '').split(',').filter(Boolean).map(Number);
+  if (scale.length > 0) {
+    say(
+      `scaling benchmark on the embedded default: ${scale.join(', ')} payments (80 % settle their invoice)${Object.keys(WORKER_ENV).length ? `, worker ${JSON.stringify(WORKER_ENV)}` : ''}`,
+    );
+    for (const n of scale) {
+      results.push(await embedded(n));
+      say(JSON.stringify(results.at(-1)));
+    }
+    printTable(results);
+    printScaling(results);
+    return;
+  }
   say(`end-to-end benchmark: ${N} payments per Temporal target (80 % settle their invoice), Tempo 80 ms, Armado 120 ms, Sheets 200 ms, 60 Sheets writes/min`);
   if (TARGETS.includes('embedded')) {
-    // What `npm start` runs: the dev server persisted to a file, one worker.
-    const dir = mkdtempSync(join(tmpdir(), 'bench-embedded-'));
-    const durable = process.env.TEMPORAL_DB_DURABLE === '1';
-    const server = await startDevServer({ dbFilename: join(dir, 'temporal.db'), quiet: true, durableCommits: durable });
-    results.push(await onTemporal(`embedded (npm start: dev server, SQLite file${durable ? ', durable commits' : ''}, 1 worker)`, server.address, 1));
+    results.push(await embedded(N));
     say(JSON.stringify(results.at(-1)));
-    await server.teardown();
-    rmSync(dir, { recursive: true, force: true });
   }
   if (TARGETS.includes('cluster')) {
     const cluster = await startTemporalCluster();
@@ -216,14 +338,7 @@ async function main(): Promise<void> {
     results.push(await baseline());
     say(JSON.stringify(results.at(-1)));
   }
-  const header = ['target', 'payments', 'wall s', 'payments/s', 'p50 s', 'p99 s', 'Sheets writes', '429s', 'worker CPU s', 'worker peak MiB', 'exact'];
-  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
-  process.stdout.write(`${line(header)}\n${line(header.map(() => '---'))}\n`);
-  for (const f of results) {
-    process.stdout.write(
-      `${line([f.target, f.payments, f.wallS.toFixed(1), f.perS.toFixed(1), f.p50S.toFixed(1), f.p99S.toFixed(1), f.sheetsWrites, f.quota429, f.workerCpuS.toFixed(1), f.workerPeakMiB.toFixed(0), f.exact])}\n`,
-    );
-  }
+  printTable(results);
 }
 
 main().catch((err) => {

@@ -154,6 +154,7 @@ export const EnvSchema = z.object({
     .default('INFO')
     .pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'must be one of TRACE, DEBUG, INFO, WARN, ERROR' })),
   WORKER_SHUTDOWN_GRACE: duration('30s'),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(250),
   WORKFLOW_BUNDLE: z.string().trim().min(1).optional(),
 });
 
@@ -213,6 +214,11 @@ export const ConfigSchema = EnvSchema.transform((e) => ({
     logLevel: e.LOG_LEVEL,
     /** How long in-flight activities may run on after SIGTERM before they are cancelled. */
     shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE,
+    /**
+     * Runs kept in the worker's memory between their workflow tasks. A run not kept is replayed from its short
+     * history at its next task (about 20 events): memory stays bounded under a burst for a little CPU.
+     */
+    maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
     /** A workflow bundle built ahead (the container image); otherwise bundled at start. */
     workflowBundle: e.WORKFLOW_BUNDLE,
   },

@@ -30,7 +30,9 @@ export const HEARTBEAT_EVERY_MS = 2_000;
 
 /**
  * Heartbeats for as long as the activity runs, so that a worker that dies mid-call is noticed after the
- * short heartbeat timeout rather than after the step's whole start-to-close timeout.
+ * short heartbeat timeout rather than after the step's whole start-to-close timeout. Not at once: the heartbeat
+ * timeout runs from the start anyway, and most calls end before the first beat is due (a server write saved).
+ * A local activity (a payment run's steps) has no heartbeat: its workflow task's timeout plays that part.
  */
 function heartbeating<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   return async (...args: A) => {
@@ -40,8 +42,8 @@ function heartbeating<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (
     } catch {
       return fn(...args); // called directly (unit tests)
     }
+    if (ctx.info.isLocal) return fn(...args);
     const beat = ctx;
-    beat.heartbeat();
     const timer = setInterval(() => beat.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
       return await fn(...args);

@@ -4,6 +4,7 @@
 import { ActivityCancellationType, CancellationScope, condition, continueAsNew, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { failureMessageOf, failureTypeOf, NON_RETRYABLE_TYPES } from '../domain/errors';
+import { REPLY_LEDGER_OPTIONS, writeLedgerBatchOptions } from './activity-options';
 import type { AddressedReply, LedgerBatchOutcome } from '../activities/ledger-writer';
 import {
   isLegacyLedgerInput,
@@ -22,21 +23,13 @@ const FALLBACK_SETTINGS: LedgerSettings = { batchWindowMs: 2_000, maxBatch: 200,
 /** Waits between failed batch writes (Sheets down): the write itself already retried for a few minutes. */
 const WRITE_BACKOFF_MS = [30_000, 60_000, 120_000, 300_000];
 
-const { replyLedgerRequests } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 10 },
-});
+const { replyLedgerRequests } = proxyActivities<Activities>(REPLY_LEDGER_OPTIONS);
 
 function writeLedgerBatch(settings: LedgerSettings, args: Parameters<Activities['writeLedgerBatch']>[0]): Promise<LedgerBatchOutcome> {
   const { writeLedgerBatch: write } = proxyActivities<Activities>({
-    startToCloseTimeout: settings.writeTimeoutMs,
-    heartbeatTimeout: '10 seconds',
-    // Bounded so that the writer regains control (to roll over, to take new settings) during a long outage.
-    scheduleToCloseTimeout: '5 minutes',
+    ...writeLedgerBatchOptions(settings),
     // Cancelled when the writer must roll over: the attempt stops (it heartbeats) before its rows are carried on.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
   });
   return write(args);
 }

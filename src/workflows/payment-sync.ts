@@ -1,58 +1,67 @@
-// paymentSyncWorkflow: the five steps of DESIGN §1, read top to bottom. Retries are the policies below;
-// bookkeeping (status, memo, search attributes, metric, logs, the failure) is RunRecord's.
+// paymentSyncWorkflow: the five steps of DESIGN §1, read top to bottom. Retries are the policies of
+// activity-options.ts; bookkeeping (status, memo, search attributes, metric, logs, the failure) is RunRecord's.
 // The ledger's single writer puts the invoice's payments in their one order; Armado follows that order: a payment
 // the row does not show is not sent, and one that replaced another settled payment is sent after that run is done.
-import { ApplicationFailure, condition, patched, proxyActivities, setHandler, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { ErrorType, failureTypeOf, NON_RETRYABLE_TYPES } from '../domain/errors';
+import type { LedgerRowQueued, QueueLedgerRowArgs } from '../activities/ledger-step';
+import { ErrorType, failureTypeOf } from '../domain/errors';
 import { checkPaymentInput, type PaymentSyncInput } from '../domain/payment-input';
 import { STEPS, type ArmadoBill, type ArmadoOutcome, type ConfirmedPayment, type LedgerRow, type LedgerWriteResult, type PaymentSyncResult } from '../domain/shapes';
+import { PAYMENT_STEP_OPTIONS } from './activity-options';
 import { retryArmadoNowSignal, statusQuery } from './contract';
 import { LedgerReplySchema, ledgerRowWrittenSignal, type LedgerReply } from './ledger-contract';
 import { legacyPaymentSyncWorkflow } from './legacy/payment-sync-v1';
 import { legacyPaymentSyncWorkflowV2 } from './legacy/payment-sync-v2';
+import { V3_STEPS } from './legacy/payment-sync-v3';
 import { RunRecord, stepFailure, type StepFailure } from './run-record';
 
 /** Runs started before this patch (ledger by task token) replay through the first legacy function, unchanged. */
 export const PAYMENT_SYNC_V2_PATCH = 'payment-sync-v2';
 /** Runs started before this patch (ledger and Armado side by side) replay through the second, unchanged. */
 export const ONE_ORDER_PATCH = 'one-order-per-invoice';
+/** Runs started before this patch ran the same steps as remote activities (V3_STEPS); they replay with them. */
+export const LOCAL_STEPS_PATCH = 'local-steps';
 
-const nonRetryableErrorTypes = [...NON_RETRYABLE_TYPES];
-/** Defaults for runs whose confirmTempoUpdate predates per-run timeouts (10 s HTTP timeouts). */
-const DEFAULT_TIMEOUTS: NonNullable<ConfirmedPayment['timeouts']> = { tempoCallMs: 15_000, armadoCallMs: 15_000, ledgerWriteMs: 210_000, ledgerRequeueMs: 600_000 };
+/** How a version runs its steps. The steps, their order and every decision are the same in both. */
+export interface PaymentStepActivities {
+  confirmTempoUpdate: Activities['confirmTempoUpdate'];
+  updatePaymentSheet: (args: QueueLedgerRowArgs) => Promise<LedgerRowQueued>;
+  /** The HTTP steps (v3 took their timeouts from the confirmed payment). */
+  forPayment(payment: ConfirmedPayment): Pick<Activities, 'checkInvoiceFullyPaid' | 'findArmadoBill' | 'updateArmadoBillPayment'>;
+  /** The search attributes and memo that startPaymentSync set are not upserted again (two events a run). */
+  skipKnownUpserts: boolean;
+}
+
+const CURRENT_STEPS: PaymentStepActivities = {
+  confirmTempoUpdate: proxyLocalActivities<Activities>(PAYMENT_STEP_OPTIONS.confirmTempoUpdate).confirmTempoUpdate,
+  updatePaymentSheet: proxyLocalActivities<Activities>(PAYMENT_STEP_OPTIONS.updatePaymentSheet).updatePaymentSheet,
+  forPayment: () => ({
+    checkInvoiceFullyPaid: proxyLocalActivities<Activities>(PAYMENT_STEP_OPTIONS.checkInvoiceFullyPaid).checkInvoiceFullyPaid,
+    findArmadoBill: proxyLocalActivities<Activities>(PAYMENT_STEP_OPTIONS.findArmadoBill).findArmadoBill,
+    updateArmadoBillPayment: proxyLocalActivities<Activities>(PAYMENT_STEP_OPTIONS.updateArmadoBillPayment).updateArmadoBillPayment,
+  }),
+  skipKnownUpserts: true,
+};
+
+/** Used by runs whose confirmTempoUpdate predates LEDGER_REQUEUE_AFTER in its result. */
+const DEFAULT_LEDGER_REQUEUE_MS = 600_000;
 /** A ledger row not written after this long (Sheets down for days) fails the step for an operator. */
 const LEDGER_GIVE_UP_MS = 3 * 24 * 3_600_000;
 /** …or after this many times queued, whatever LEDGER_REQUEUE_AFTER is: the run's history stays bounded. */
 const LEDGER_MAX_QUEUED = 500;
 
-/**
- * Transient failures (network, timeout, 5xx, 429) retry with backoff for up to a day. The start-to-close
- * covers the HTTP calls the activity makes (their own deadlines fire first); the short heartbeat timeout
- * hands a step whose worker died to another worker within seconds.
- */
-function apiCall(startToCloseMs: number, extraNonRetryable: string[] = []): ActivityOptions {
-  return {
-    startToCloseTimeout: startToCloseMs,
-    heartbeatTimeout: '10 seconds',
-    scheduleToCloseTimeout: '1 day',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: [...nonRetryableErrorTypes, ...extraNonRetryable] },
-  };
+export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<PaymentSyncResult> {
+  // Checked newest first: a run records only the patch of the version it started on.
+  if (patched(LOCAL_STEPS_PATCH)) return syncPayment(raw, CURRENT_STEPS);
+  if (patched(ONE_ORDER_PATCH)) return syncPayment(raw, V3_STEPS);
+  return patched(PAYMENT_SYNC_V2_PATCH) ? legacyPaymentSyncWorkflowV2(raw) : legacyPaymentSyncWorkflow(raw);
 }
 
-const { confirmTempoUpdate, updatePaymentSheet } = proxyActivities<Activities>({
-  // No HTTP in either: settling the input, and queuing a row with the writer (a signal to Temporal).
-  startToCloseTimeout: '30s',
-  heartbeatTimeout: '10 seconds',
-  scheduleToCloseTimeout: '1 day',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
-});
-
-export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<PaymentSyncResult> {
-  if (!patched(ONE_ORDER_PATCH)) return patched(PAYMENT_SYNC_V2_PATCH) ? legacyPaymentSyncWorkflowV2(raw) : legacyPaymentSyncWorkflow(raw);
+async function syncPayment(raw: PaymentSyncInput, steps: PaymentStepActivities): Promise<PaymentSyncResult> {
   const run: RunRecord = new RunRecord();
   const armadoNow = { requested: false };
-  const ledger = new LedgerSteps(run);
+  const ledger = new LedgerSteps(run, steps.updatePaymentSheet);
   setHandler(statusQuery, () => run.status);
   setHandler(retryArmadoNowSignal, () => void (armadoNow.requested = true));
   setHandler(ledgerRowWrittenSignal, (reply: unknown) => ledger.receive(reply));
@@ -60,22 +69,21 @@ export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<Paymen
   const checked = checkPaymentInput(raw);
   if (!checked.ok) run.invalidInput(`invalid payment input: ${checked.problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
   const input = checked.input;
-  run.started(input);
+  run.started(input, { skipKnownUpserts: steps.skipKnownUpserts });
 
   const payment = await run
     .step(
       'confirmTempoUpdate',
-      () => confirmTempoUpdate(input),
+      () => steps.confirmTempoUpdate(input),
       (p) => `paymentType ${p.paymentType}`,
     )
     .catch(failWith(run, 'confirmTempoUpdate'));
-  const timeouts = payment.timeouts ?? DEFAULT_TIMEOUTS;
-  ledger.requeueAfterMs = timeouts.ledgerRequeueMs;
-  const { checkInvoiceFullyPaid } = proxyActivities<Activities>(apiCall(timeouts.tempoCallMs));
+  ledger.requeueAfterMs = payment.timeouts?.ledgerRequeueMs ?? DEFAULT_LEDGER_REQUEUE_MS;
+  const http = steps.forPayment(payment);
   const { fullyPaid } = await run
     .step(
       'checkInvoiceFullyPaid',
-      () => checkInvoiceFullyPaid({ dossier: payment.dossier, invoiceNumber: payment.invoiceNumber }),
+      () => http.checkInvoiceFullyPaid({ dossier: payment.dossier, invoiceNumber: payment.invoiceNumber }),
       (s) => (s.fullyPaid ? 'fully paid' : 'partially paid'),
     )
     .catch(failWith(run, 'checkInvoiceFullyPaid'));
@@ -88,7 +96,7 @@ export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<Paymen
     amount: payment.amount,
     workflowId: workflowInfo().workflowId,
   };
-  const armado = new ArmadoSteps(run, payment, armadoNow);
+  const armado = new ArmadoSteps(run, payment, armadoNow, http);
   if (!fullyPaid) {
     const skipped = armado.skip();
     const sheet = await ledger.write(row).catch(failWith(run, 'updatePaymentSheet'));
@@ -154,14 +162,17 @@ type OrderedWrite = LedgerWriteResult & { armadoAfter?: string[] };
 
 /** Step 3: the row goes to the tab's single writer, which answers by signal once it is in the sheet. */
 class LedgerSteps {
-  requeueAfterMs = DEFAULT_TIMEOUTS.ledgerRequeueMs;
+  requeueAfterMs = DEFAULT_LEDGER_REQUEUE_MS;
   private writes = 0;
   /** Requests this run made (their ids come back as the activity's result), and the one being made now. */
   private readonly asked = new Set<string>();
   private inFlight: string | undefined;
   private readonly replies = new Map<string, LedgerReply>();
 
-  constructor(private readonly run: RunRecord) {}
+  constructor(
+    private readonly run: RunRecord,
+    private readonly queue: PaymentStepActivities['updatePaymentSheet'],
+  ) {}
 
   /** Only answers to requests this run made are kept (the first of each): stale or forged ones cannot crowd them out. */
   receive(raw: unknown): void {
@@ -198,7 +209,7 @@ class LedgerSteps {
     const answer = () => mine.map((id) => this.replies.get(id)).find((r) => r !== undefined);
     for (let attempt = 1; ; attempt++) {
       this.inFlight = `/${write}/${attempt}`;
-      const { requestId } = await updatePaymentSheet({ row, write, attempt });
+      const { requestId } = await this.queue({ row, write, attempt });
       this.asked.add(requestId);
       this.inFlight = undefined;
       mine.push(requestId);
@@ -224,8 +235,8 @@ class LedgerSteps {
 /** Steps 4 and 5: find the one bill (waiting for it on a schedule), then record the payment on it. */
 class ArmadoSteps {
   failedStep: 'findArmadoBill' | 'updateArmadoBillPayment' = 'updateArmadoBillPayment';
-  private readonly find;
-  private readonly update;
+  private readonly find: Activities['findArmadoBill'];
+  private readonly update: Activities['updateArmadoBillPayment'];
   private readonly deadline: number;
   /** The first search found no bill: the patient search waits its interval before looking again. */
   private searchedInVain = false;
@@ -234,11 +245,11 @@ class ArmadoSteps {
     private readonly run: RunRecord,
     private readonly payment: ConfirmedPayment,
     private readonly now: { requested: boolean },
+    http: Pick<Activities, 'findArmadoBill' | 'updateArmadoBillPayment'>,
   ) {
-    const timeouts = payment.timeouts ?? DEFAULT_TIMEOUTS;
     // A missing bill (also a 404 on the PUT: deleted and re-created) is waited for here, not retried in place.
-    this.find = proxyActivities<Activities>(apiCall(timeouts.armadoCallMs, [ErrorType.ArmadoBillNotFound])).findArmadoBill;
-    this.update = proxyActivities<Activities>(apiCall(2 * timeouts.armadoCallMs, [ErrorType.ArmadoBillNotFound])).updateArmadoBillPayment;
+    this.find = http.findArmadoBill;
+    this.update = http.updateArmadoBillPayment;
     this.deadline = Date.now() + payment.billSearch.giveUpAfterMs;
   }
 

@@ -1,33 +1,20 @@
 // reconcilePaymentsWorkflow: walks the ledger's unfinished invoices (and its settled rows due a check) page by page, asks Tempo, Armado and the
 // service's own runs where each stands, starts the syncs that are certain and reports the rest. Run nightly
 // by a Schedule and on demand by `tempo-armado-sync reconcile`.
-import { ApplicationFailure, type RetryPolicy, continueAsNew, log, metricMeter, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, log, metricMeter, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { ErrorType, NON_RETRYABLE_TYPES } from '../domain/errors';
+import { ErrorType } from '../domain/errors';
 import { addFindings, emptySummary, ReconcileInputSchema, type ReconcileInput, type ReconcileSummary } from '../domain/reconciliation';
 import { METRIC } from '../metrics';
+import { RECONCILE_OPTIONS } from './activity-options';
 
 /** Invoices per inspection activity: each is a few calls, paced at RECONCILE_RATE. */
 export const RECONCILE_PAGE = 50;
 /** Pages per run before continuing as new: a history of a few hundred events, whatever the ledger's size. */
 const PAGES_PER_RUN = 20;
 
-const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] };
-
-const { listReconcileCandidates, recordReconciliation } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  scheduleToCloseTimeout: '1 hour',
-  retry,
-});
-
-const { inspectInvoices } = proxyActivities<Activities>({
-  // A page at the slowest allowed rate, with each call's own timeout; the heartbeat hands a dead worker's
-  // page to another worker, which resumes after the last invoice it heartbeated.
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '30 seconds',
-  scheduleToCloseTimeout: '6 hours',
-  retry,
-});
+const { listReconcileCandidates, recordReconciliation } = proxyActivities<Activities>(RECONCILE_OPTIONS.listAndRecord);
+const { inspectInvoices } = proxyActivities<Activities>(RECONCILE_OPTIONS.inspect);
 
 interface Carried {
   cursor?: string;

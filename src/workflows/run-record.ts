@@ -1,6 +1,6 @@
 // A payment run's bookkeeping, kept out of the steps: the `status` query, the memo, the search attributes,
 // the outcome metric and the log lines, and the one way a run fails (naming the invoice and every failed step).
-import { ApplicationFailure, log, metricMeter, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, log, metricMeter, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { ErrorType, failureMessageOf, failureTypeOf } from '../domain/errors';
 import type { PaymentSyncInput } from '../domain/payment-input';
 import { normalizePaymentMode } from '../domain/payment-modes';
@@ -35,16 +35,23 @@ export class RunRecord {
   };
   private facts: PaymentFacts = { invoiceNumber: '' };
 
-  /** Called once the input is valid: nothing unvalidated ever reaches the search attributes or the memo. */
-  started(input: PaymentSyncInput): void {
+  /**
+   * Called once the input is valid: nothing unvalidated ever reaches the search attributes or the memo.
+   * With skipKnownUpserts, what the start already set (startPaymentSync sets both) is not written again;
+   * a run started another way (by hand, an old client) still gets them. Read from the start event: deterministic.
+   */
+  started(input: PaymentSyncInput, options: { skipKnownUpserts: boolean } = { skipKnownUpserts: false }): void {
     this.status.invoiceNumber = input.invoiceNumber;
     this.facts = { invoiceNumber: input.invoiceNumber, paymentMode: input.paymentMode, paymentDate: input.paymentDate, amount: input.amount };
-    upsertSearchAttributes([
+    const attributes = [
       { key: InvoiceNumberKey, value: input.invoiceNumber },
       { key: PaymentModeKey, value: normalizePaymentMode(input.paymentMode) },
       { key: SyncOutcomeKey, value: 'running' },
-    ]);
-    upsertMemo({ ...runningMemo(this.facts) });
+    ];
+    const memo = runningMemo(this.facts);
+    const info = workflowInfo();
+    if (!options.skipKnownUpserts || attributes.some(({ key, value }) => info.typedSearchAttributes.get(key) !== value)) upsertSearchAttributes(attributes);
+    if (!options.skipKnownUpserts || info.memo?.summary !== memo.summary) upsertMemo({ ...memo });
   }
 
   /** Runs one step, keeping its state for the `status` query; `waiting` marks a failure that is a wait. */

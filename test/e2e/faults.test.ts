@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
 import { eventually, within } from '../helpers/eventually';
+import { localStepRecords } from '../helpers/history';
 
 let rig: E2E;
 beforeAll(async () => {
@@ -93,9 +94,6 @@ test('each step may run as long as the HTTP calls it makes: a slow PUT (near ARM
   await handle.result();
   expect(rig.sandboxes.armado.putsFor(id)).toBe(1);
   const events = (await handle.fetchHistory()).events ?? [];
-  const put = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updateArmadoBillPayment')!.activityTaskScheduledEventAttributes!;
-  // Two Armado calls (re-read, PUT) of up to 2 s each, plus a margin; a dead worker is noticed by heartbeat.
-  expect(Number(put.startToCloseTimeout?.seconds)).toBeGreaterThanOrEqual(2 * 2);
-  expect(Number(put.heartbeatTimeout?.seconds)).toBeGreaterThan(0);
-  expect(Number(put.heartbeatTimeout?.seconds)).toBeLessThanOrEqual(10);
+  // One attempt, which took as long as its calls did: no second attempt was started beside the slow one.
+  expect(localStepRecords(events, 'updateArmadoBillPayment')).toEqual([expect.objectContaining({ attempt: 1, failed: false })]);
 });

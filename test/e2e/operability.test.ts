@@ -12,6 +12,7 @@ import { PROJECT_ROOT, resolveTemporalCli } from '../../src/temporal/binaries';
 import { statusQuery } from '../../src/workflows/contract';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
 import { readUntil } from '../helpers/eventually';
+import { localStepRecords, signalsNamed } from '../helpers/history';
 
 const run = promisify(execFile);
 const { EventType } = temporal.api.enums.v1;
@@ -148,13 +149,10 @@ describe('reset-safety', () => {
       const { handle, workflowId, runId } = await rig.start({ invoiceNumber: id, amount: 43 });
       const first = await handle.result();
       const events = (await handle.fetchHistory()).events ?? [];
-      const ledgerScheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updatePaymentSheet');
-      const ledgerDone = events.find(
-        (e) =>
-          e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED && Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === Number(ledgerScheduled?.eventId),
-      );
+      // The ledger step is done when the writer's answer arrives; the workflow task that takes it runs the Armado step.
+      const ledgerDone = signalsNamed(events, 'ledgerRowWritten')[0];
       const resetPoint = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED && Number(e.eventId) > Number(ledgerDone?.eventId));
-      const putBefore = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updateArmadoBillPayment');
+      const [putBefore] = localStepRecords(events, 'updateArmadoBillPayment');
       expect(Number(resetPoint?.eventId)).toBeLessThan(Number(putBefore?.eventId)); // the reset point is before the Armado write
 
       const newRunId = await resetRun(rig.client, { workflowId, runId, reason: 'test: after ledger', eventId: Number(resetPoint?.eventId) });
@@ -163,8 +161,8 @@ describe('reset-safety', () => {
       expect(rowsOf(id)).toHaveLength(1);
       expect(again).toEqual({ ...first, armado: { ...first.armado, status: 'already-up-to-date' } });
       const newEvents = (await rig.client.workflow.getHandle(workflowId, newRunId).fetchHistory()).events ?? [];
-      const ledgerRuns = newEvents.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updatePaymentSheet');
-      expect(ledgerRuns).toHaveLength(1); // the one write (with the bill id) is kept from before the reset point
+      expect(localStepRecords(newEvents, 'updatePaymentSheet')).toHaveLength(1); // the one write (with the bill id) is kept from before the reset point
+      expect(localStepRecords(newEvents, 'updateArmadoBillPayment')).toHaveLength(1); // and the Armado step ran again, once
     } finally {
       rig.sandboxes.armado.server.latencyMs = 0;
     }

@@ -61,18 +61,21 @@ describe('recorded histories replay against the current workflow code', () => {
 
   // Not a test of code: it keeps the replay below meaningful, by making sure the corpus holds histories of
   // each workflow version a production run may still be in (else a removed legacy path would go unnoticed).
-  test('the corpus covers every version still replayable: before run-memo, between the patches, v2, since the one order', () => {
+  test('the corpus covers every version still replayable: before run-memo, between the patches, v2, v3 (the one order), since the local steps', () => {
     const legacy = inFolder('before-run-memo');
     const v1 = inFolder('before-v2');
     const v2 = inFolder('before-one-order').filter((f) => !f.endsWith('reconcile.json'));
+    const v3 = inFolder('before-local-steps').filter((f) => !f.endsWith('reconcile.json'));
     const current = BRANCHES.filter((b) => b !== 'ledger-writer' && b !== 'reconcile').map((b) => join(HISTORIES, `${b}.json`));
     expect(legacy.length).toBeGreaterThanOrEqual(14);
     expect(v1.length).toBeGreaterThanOrEqual(14);
     expect(v2.length).toBeGreaterThanOrEqual(14);
+    expect(v3.length).toBeGreaterThanOrEqual(14);
     expect(legacy.filter((f) => hasPatch(f) || modifiesMemo(f))).toEqual([]);
     expect(v1.filter((f) => !hasPatch(f) || !modifiesMemo(f) || hasPatch(f, 'payment-sync-v2'))).toEqual([]);
     expect(v2.filter((f) => !hasPatch(f, 'payment-sync-v2') || !modifiesMemo(f) || hasPatch(f, 'one-order-per-invoice'))).toEqual([]);
-    expect(current.filter((f) => !hasPatch(f, 'one-order-per-invoice') || !modifiesMemo(f))).toEqual([]);
+    expect(v3.filter((f) => !hasPatch(f, 'one-order-per-invoice') || !modifiesMemo(f) || hasPatch(f, 'local-steps'))).toEqual([]);
+    expect(current.filter((f) => !hasPatch(f, 'local-steps') || !modifiesMemo(f) || hasPatch(f, 'one-order-per-invoice'))).toEqual([]);
   });
 
   test(`all ${files.length} histories replay without a determinism error`, async () => {
