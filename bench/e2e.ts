@@ -8,7 +8,7 @@
 //                          of each size against the first (the work must cost the same per payment as it grows)
 //   BENCH_WORKER_ENV       extra worker settings, e.g. WORKER_MAX_CACHED_WORKFLOWS=100 (comma-separated)
 // Prints a table; asserts nothing, but says when a payment did not end exactly right.
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -39,6 +39,8 @@ interface Figures {
   quota429: number;
   workerCpuS: number;
   workerPeakMiB: number;
+  /** The embedded server's CPU seconds over the run (the other half of the machine). */
+  serverCpuS: number;
   /** History events per payment: its own run's, and its share of the ledger writer's (all its runs). */
   eventsPerPayment: number;
   writerEventsPerPayment: number;
@@ -52,10 +54,8 @@ interface Figures {
 const TASK_SAMPLE = 200;
 
 async function historyFigures(client: Client, n: number): Promise<Pick<Figures, 'eventsPerPayment' | 'writerEventsPerPayment' | 'tasksPerPayment' | 'writerTasksPerPayment'>> {
-  const tasksOf = async (workflowId: string, runId: string) => {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-    return (history.events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes).length;
-  };
+  const historyOf = async (workflowId: string, runId: string) => (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+  const tasksOf = async (workflowId: string, runId: string) => (await historyOf(workflowId, runId)).filter((e) => e.workflowTaskCompletedEventAttributes).length;
   let events = 0;
   const sample: { workflowId: string; runId: string }[] = [];
   for await (const w of client.workflow.list({ query: 'WorkflowType="paymentSyncWorkflow"' })) {
@@ -66,9 +66,11 @@ async function historyFigures(client: Client, n: number): Promise<Pick<Figures, 
   for (const run of sample) sampleTasks += await tasksOf(run.workflowId, run.runId);
   let writerEvents = 0;
   let writerTasks = 0;
+  // Read from the histories: visibility gives a running execution's length as 0.
   for await (const w of client.workflow.list({ query: 'WorkflowType="paymentLedgerWorkflow"' })) {
-    writerEvents += w.historyLength;
-    writerTasks += await tasksOf(w.workflowId, w.runId);
+    const events = await historyOf(w.workflowId, w.runId);
+    writerEvents += events.length;
+    writerTasks += events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
   }
   return {
     eventsPerPayment: events / n,
@@ -87,6 +89,20 @@ function usage(pid: number): { cpuS: number; peakMiB: number } {
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return { cpuS: ticks / 100, peakMiB: Number(hwm?.[1] ?? 0) / 1024 };
+}
+
+/** The processes whose command line contains `text` (the dev server, found by its database file). */
+function pidsMatching(text: string): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(text);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 async function apis(spreadsheetId: string, invoices: string[]): Promise<Sandboxes> {
@@ -124,7 +140,7 @@ const WORKER_ENV: Record<string, string> = Object.fromEntries(
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
 
-async function onTemporal(target: string, address: string, workers: number, n = N): Promise<Figures> {
+async function onTemporal(target: string, address: string, workers: number, n = N, serverPids: number[] = []): Promise<Figures> {
   const N = n;
   const invoices = Array.from({ length: N }, (_, i) => String(300000 + i));
   const sandboxes = await apis(`bench-${target.split(' ')[0]}-${N}`, invoices);
@@ -136,6 +152,7 @@ async function onTemporal(target: string, address: string, workers: number, n = 
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const options = { taskQueue: config.temporal.taskQueue, defaultDossier: config.tempo.dossier };
   const before = processes.map((p) => usage(p.child.pid!));
+  const serverBefore = serverPids.map((pid) => usage(pid).cpuS);
   const began = Date.now();
   // As the Tempo integration would: payments arrive from many callers at once (50 in flight).
   let next = 0;
@@ -165,6 +182,7 @@ async function onTemporal(target: string, address: string, workers: number, n = 
   }
   latencies.sort((a, b) => a - b);
   const after = processes.map((p) => usage(p.child.pid!));
+  const serverCpuS = serverPids.reduce((sum, pid, i) => sum + usage(pid).cpuS - (serverBefore[i] as number), 0);
   const wallS = (lastClose - began) / 1000;
   const history = await historyFigures(client, N);
   const figures: Figures = {
@@ -178,6 +196,7 @@ async function onTemporal(target: string, address: string, workers: number, n = 
     quota429: sandboxes.google.quotaRejections,
     workerCpuS: after.reduce((n, u, i) => n + u.cpuS - before[i]!.cpuS, 0),
     workerPeakMiB: Math.max(...after.map((u) => u.peakMiB)),
+    serverCpuS,
     ...history,
     exact: exactness(sandboxes, invoices),
   };
@@ -236,6 +255,7 @@ async function baseline(): Promise<Figures> {
     quota429: sandboxes.google.quotaRejections,
     workerCpuS: (used.user + used.system) / 1e6,
     workerPeakMiB: process.memoryUsage().rss / 1024 / 1024,
+    serverCpuS: NaN,
     eventsPerPayment: NaN,
     writerEventsPerPayment: NaN,
     tasksPerPayment: NaN,
@@ -252,7 +272,13 @@ async function embedded(n: number): Promise<Figures> {
   const durable = process.env.TEMPORAL_DB_DURABLE === '1';
   const server = await startDevServer({ dbFilename: join(dir, 'temporal.db'), quiet: true, durableCommits: durable });
   try {
-    return await onTemporal(`embedded (npm start: dev server, SQLite file${durable ? ', durable commits' : ''}, 1 worker)`, server.address, 1, n);
+    return await onTemporal(
+      `embedded (npm start: dev server, SQLite file${durable ? ', durable commits' : ''}, 1 worker)`,
+      server.address,
+      1,
+      n,
+      pidsMatching(join(dir, 'temporal.db')),
+    );
   } finally {
     await server.teardown();
     rmSync(dir, { recursive: true, force: true });
@@ -274,6 +300,7 @@ function printTable(results: Figures[]): void {
     'Sheets writes',
     '429s',
     'worker CPU s',
+    'server CPU s',
     'worker peak MiB',
     'exact',
   ];
@@ -286,7 +313,7 @@ function printTable(results: Figures[]): void {
       ? '–'
       : `${(f.tasksPerPayment + f.writerTasksPerPayment).toFixed(2)} (${f.tasksPerPayment.toFixed(2)} + ${f.writerTasksPerPayment.toFixed(2)})`;
     process.stdout.write(
-      `${line([f.target, f.payments, f.wallS.toFixed(1), f.perS.toFixed(1), f.p50S.toFixed(1), f.p99S.toFixed(1), events, tasks, f.sheetsWrites, f.quota429, f.workerCpuS.toFixed(1), f.workerPeakMiB.toFixed(0), f.exact])}\n`,
+      `${line([f.target, f.payments, f.wallS.toFixed(1), f.perS.toFixed(1), f.p50S.toFixed(1), f.p99S.toFixed(1), events, tasks, f.sheetsWrites, f.quota429, f.workerCpuS.toFixed(1), Number.isNaN(f.serverCpuS) ? '–' : f.serverCpuS.toFixed(1), f.workerPeakMiB.toFixed(0), f.exact])}\n`,
     );
   }
 }

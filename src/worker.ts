@@ -36,7 +36,7 @@ export async function createPaymentWorker(options: PaymentWorkerOptions): Promis
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath }),
     // On SIGTERM the SDK stops polling at once; activities already running get this long to finish.
     shutdownGraceTime: config.worker.shutdownGraceMs,
-    maxCachedWorkflows: config.worker.maxCachedWorkflows,
+    ...(config.worker.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.worker.maxCachedWorkflows } : {}),
   });
 }
 

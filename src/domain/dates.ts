@@ -39,19 +39,30 @@ export interface WallClock {
   second: number;
 }
 
+/** Building a formatter loads the zone's rules (about a millisecond); the ledger writer reads thousands of dates a batch. */
+const formats = new Map<string, Intl.DateTimeFormat>();
+function wallClockFormat(timeZone: string): Intl.DateTimeFormat {
+  let format = formats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formats.set(timeZone, format);
+  }
+  return format;
+}
+
 /** Wall-clock reading of a payment date in `timeZone`; a bare date is midnight there. */
 export function toWallClock(date: PaymentDate, timeZone: string): WallClock {
   if (date.kind === 'date') return { year: date.year, month: date.month, day: date.day, hour: 0, minute: 0, second: 0 };
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(new Date(date.epochMs));
+  const parts = wallClockFormat(timeZone).formatToParts(new Date(date.epochMs));
   const get = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value);
   return { year: get('year'), month: get('month'), day: get('day'), hour: get('hour'), minute: get('minute'), second: get('second') };
 }

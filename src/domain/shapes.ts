@@ -1,4 +1,5 @@
 // Shapes that cross the workflow boundary: step plan, results, status, ledger rows.
+import type { PaymentSyncInput } from './payment-input';
 
 export const STEPS = ['confirmTempoUpdate', 'checkInvoiceFullyPaid', 'updatePaymentSheet', 'findArmadoBill', 'updateArmadoBillPayment'] as const;
 export type StepName = (typeof STEPS)[number];
@@ -20,6 +21,8 @@ export interface ConfirmedPayment {
   amount?: number;
   /** How long to keep looking for a bill that Armado does not have yet. */
   billSearch: { intervalMs: number; giveUpAfterMs: number };
+  /** The input as validated (zod) by the step: runs since `local-steps` check their input there, not in the workflow. */
+  input?: PaymentSyncInput;
   /** Step timeouts derived from the worker's HTTP timeouts; absent in runs confirmed before they existed. */
   timeouts?: { tempoCallMs: number; armadoCallMs: number; ledgerWriteMs: number; ledgerRequeueMs: number };
 }

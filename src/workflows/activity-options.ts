@@ -11,20 +11,24 @@ function retry(maximumInterval: Duration, extraNonRetryable: string[] = []): Ret
 }
 
 /**
- * A payment run's steps are local activities: one marker event each, run inside the run's workflow task, no
+ * A payment run's steps run first as local activities: one marker event each, inside the run's workflow task, no
  * task of their own. A worker that dies mid-step is noticed when that workflow task times out (10 s); the next
- * worker runs the step again, which every step allows (they are idempotent). The start-to-close is a backstop
- * above the worst case the configuration allows (each HTTP call has its own deadline, at most 90 s + margin):
- * it never decides a normal failure. Waits longer than a minute between attempts become timers in the history.
+ * worker runs the step again, which every step allows (they are idempotent). A few quick attempts (1 s, then 2 s
+ * apart: a blip) stay in the worker at no history cost. A step still failing after them, with a cause that a retry
+ * may fix, goes on as a remote activity with the day of retries below: the server retries it (no event per try),
+ * a long outage holds no workflow task open, and a time-skipping test skips its waits.
+ * The start-to-close is a backstop above the worst case the configuration allows (each HTTP call has its own
+ * deadline, at most 90 s + margin): it never decides a normal failure.
  */
-function paymentStep(startToCloseTimeout: Duration, extraNonRetryable: string[] = []): LocalActivityOptions {
+function paymentStep(startToCloseTimeout: Duration, extraNonRetryable: string[] = []): { local: LocalActivityOptions; remote: ActivityOptions } {
   return {
-    startToCloseTimeout,
-    scheduleToCloseTimeout: '1 day',
-    localRetryThreshold: '1 minute',
-    retry: retry('5 minutes', extraNonRetryable),
+    local: { startToCloseTimeout, localRetryThreshold: '10 seconds', retry: { ...retry('5 minutes', extraNonRetryable), maximumAttempts: LOCAL_ATTEMPTS } },
+    remote: { startToCloseTimeout, heartbeatTimeout: '10 seconds', scheduleToCloseTimeout: '1 day', retry: retry('5 minutes', extraNonRetryable) },
   };
 }
+
+/** Attempts of a step in the worker before the server takes over its retries. */
+export const LOCAL_ATTEMPTS = 3;
 
 export const PAYMENT_STEP_OPTIONS = {
   /** No HTTP: settles the input against the worker's configuration. */
@@ -37,7 +41,7 @@ export const PAYMENT_STEP_OPTIONS = {
   updateArmadoBillPayment: paymentStep('4 minutes', [ErrorType.ArmadoBillNotFound]),
   /** No HTTP: queues the row with the writer (a signal to Temporal); the run then waits for the answer. */
   updatePaymentSheet: paymentStep('1 minute'),
-} satisfies Record<string, LocalActivityOptions>;
+};
 
 /** The ledger writer's answer to a batch's runs: a few signals; failures only cost a re-queue by the runs. */
 export const REPLY_LEDGER_OPTIONS: ActivityOptions = {

@@ -37,7 +37,10 @@ export const LedgerRequestSchema = z.object({
 });
 export type LedgerRequest = z.output<typeof LedgerRequestSchema>;
 
-/** The writer's answer to one request: written (or kept, see the result's status), or failed for good. */
+/**
+ * The writer's answer to one request: written (or kept, see the result's status), or failed for good. Payment runs
+ * check what arrives with `parseLedgerReply` (ledger-reply.ts: no zod in a run), held to this schema by a test.
+ */
 export const LedgerReplySchema = z.union([
   z.object({
     requestId: z.string().min(1).max(200),
@@ -50,7 +53,7 @@ export const LedgerReplySchema = z.union([
   }),
   z.object({ requestId: z.string().min(1).max(200), error: z.object({ type: z.string().max(100), message: z.string().max(2000) }) }),
 ]);
-export type LedgerReply = { requestId: string; result: LedgerWriteResult & { armadoAfter?: string[] } } | { requestId: string; error: { type: string; message: string } };
+export { ledgerRowWrittenSignal, type LedgerReply } from './ledger-reply';
 
 export interface LedgerWriterInput {
   spreadsheetId: string;
@@ -91,8 +94,6 @@ function fnv1a(text: string): string {
 }
 
 export const enqueueLedgerRowSignal = defineSignal<[LedgerRequest]>('enqueueLedgerRow');
-/** Sent by the writer to a payment run once its row is written (or failed for good). */
-export const ledgerRowWrittenSignal = defineSignal<[LedgerReply]>('ledgerRowWritten');
 export const ledgerStatusQuery = defineQuery<LedgerWriterStatus>('ledgerStatus');
 
 // ---- The first protocol (task tokens), kept only so that runs started before it was replaced finish. ----

@@ -2,18 +2,15 @@
 // activity-options.ts; bookkeeping (status, memo, search attributes, metric, logs, the failure) is RunRecord's.
 // The ledger's single writer puts the invoice's payments in their one order; Armado follows that order: a payment
 // the row does not show is not sent, and one that replaced another settled payment is sent after that run is done.
-import { ApplicationFailure, condition, patched, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { LedgerRowQueued, QueueLedgerRowArgs } from '../activities/ledger-step';
 import { ErrorType, failureTypeOf } from '../domain/errors';
-import { checkPaymentInput, type PaymentSyncInput } from '../domain/payment-input';
+import type { InputCheck, PaymentSyncInput } from '../domain/payment-input';
 import { STEPS, type ArmadoBill, type ArmadoOutcome, type ConfirmedPayment, type LedgerRow, type LedgerWriteResult, type PaymentSyncResult } from '../domain/shapes';
 import { PAYMENT_STEP_OPTIONS } from './activity-options';
 import { retryArmadoNowSignal, statusQuery } from './contract';
-import { LedgerReplySchema, ledgerRowWrittenSignal, type LedgerReply } from './ledger-contract';
-import { legacyPaymentSyncWorkflow } from './legacy/payment-sync-v1';
-import { legacyPaymentSyncWorkflowV2 } from './legacy/payment-sync-v2';
-import { V3_STEPS } from './legacy/payment-sync-v3';
+import { ledgerRowWrittenSignal, parseLedgerReply, type LedgerReply } from './ledger-reply';
 import { RunRecord, stepFailure, type StepFailure } from './run-record';
 
 /** Runs started before this patch (ledger by task token) replay through the first legacy function, unchanged. */
@@ -25,6 +22,11 @@ export const LOCAL_STEPS_PATCH = 'local-steps';
 
 /** How a version runs its steps. The steps, their order and every decision are the same in both. */
 export interface PaymentStepActivities {
+  /**
+   * v3 checked its input in the workflow, before anything else. Since, confirmTempoUpdate checks it (the same zod
+   * schema, outside the run's sandbox: see ledger-reply.ts for why a run imports no zod) and returns it.
+   */
+  checkInput?: (raw: unknown) => InputCheck;
   confirmTempoUpdate: Activities['confirmTempoUpdate'];
   updatePaymentSheet: (args: QueueLedgerRowArgs) => Promise<LedgerRowQueued>;
   /** The HTTP steps (v3 took their timeouts from the confirmed payment). */
@@ -33,13 +35,32 @@ export interface PaymentStepActivities {
   skipKnownUpserts: boolean;
 }
 
+type StepFn = (...args: never[]) => Promise<unknown>;
+
+/** A step run locally first; past a few attempts, a cause a retry may fix goes on as a remote activity (activity-options.ts). */
+function localFirst<K extends keyof typeof PAYMENT_STEP_OPTIONS>(step: K): Activities[K] {
+  const options = PAYMENT_STEP_OPTIONS[step];
+  const local = proxyLocalActivities<Activities>(options.local)[step] as StepFn;
+  const remote = proxyActivities<Activities>(options.remote)[step] as StepFn;
+  const final = new Set(options.remote.retry?.nonRetryableErrorTypes ?? []);
+  const run: StepFn = async (...args) => {
+    try {
+      return await local(...args);
+    } catch (err) {
+      if (isCancellation(err) || final.has(failureTypeOf(err)) || isNonRetryable(err)) throw err;
+      return remote(...args);
+    }
+  };
+  return run as unknown as Activities[K];
+}
+
 const CURRENT_STEPS: PaymentStepActivities = {
-  confirmTempoUpdate: proxyLocalActivities<Activities>(PAYMENT_STEP_OPTIONS.confirmTempoUpdate).confirmTempoUpdate,
-  updatePaymentSheet: proxyLocalActivities<Activities>(PAYMENT_STEP_OPTIONS.updatePaymentSheet).updatePaymentSheet,
+  confirmTempoUpdate: localFirst('confirmTempoUpdate'),
+  updatePaymentSheet: localFirst('updatePaymentSheet'),
   forPayment: () => ({
-    checkInvoiceFullyPaid: proxyLocalActivities<Activities>(PAYMENT_STEP_OPTIONS.checkInvoiceFullyPaid).checkInvoiceFullyPaid,
-    findArmadoBill: proxyLocalActivities<Activities>(PAYMENT_STEP_OPTIONS.findArmadoBill).findArmadoBill,
-    updateArmadoBillPayment: proxyLocalActivities<Activities>(PAYMENT_STEP_OPTIONS.updateArmadoBillPayment).updateArmadoBillPayment,
+    checkInvoiceFullyPaid: localFirst('checkInvoiceFullyPaid'),
+    findArmadoBill: localFirst('findArmadoBill'),
+    updateArmadoBillPayment: localFirst('updateArmadoBillPayment'),
   }),
   skipKnownUpserts: true,
 };
@@ -52,10 +73,14 @@ const LEDGER_GIVE_UP_MS = 3 * 24 * 3_600_000;
 const LEDGER_MAX_QUEUED = 500;
 
 export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<PaymentSyncResult> {
-  // Checked newest first: a run records only the patch of the version it started on.
+  // Checked newest first: a run records only the patch of the version it started on. Older versions' code is
+  // loaded only by the runs that need it: a run evaluates every module it imports (see ledger-reply.ts).
+  /* eslint-disable @typescript-eslint/no-require-imports */
   if (patched(LOCAL_STEPS_PATCH)) return syncPayment(raw, CURRENT_STEPS);
-  if (patched(ONE_ORDER_PATCH)) return syncPayment(raw, V3_STEPS);
-  return patched(PAYMENT_SYNC_V2_PATCH) ? legacyPaymentSyncWorkflowV2(raw) : legacyPaymentSyncWorkflow(raw);
+  if (patched(ONE_ORDER_PATCH)) return syncPayment(raw, (require('./legacy/payment-sync-v3') as typeof import('./legacy/payment-sync-v3')).V3_STEPS);
+  if (patched(PAYMENT_SYNC_V2_PATCH)) return (require('./legacy/payment-sync-v2') as typeof import('./legacy/payment-sync-v2')).legacyPaymentSyncWorkflowV2(raw);
+  return (require('./legacy/payment-sync-v1') as typeof import('./legacy/payment-sync-v1')).legacyPaymentSyncWorkflow(raw);
+  /* eslint-enable @typescript-eslint/no-require-imports */
 }
 
 async function syncPayment(raw: PaymentSyncInput, steps: PaymentStepActivities): Promise<PaymentSyncResult> {
@@ -66,18 +91,7 @@ async function syncPayment(raw: PaymentSyncInput, steps: PaymentStepActivities):
   setHandler(retryArmadoNowSignal, () => void (armadoNow.requested = true));
   setHandler(ledgerRowWrittenSignal, (reply: unknown) => ledger.receive(reply));
 
-  const checked = checkPaymentInput(raw);
-  if (!checked.ok) run.invalidInput(`invalid payment input: ${checked.problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
-  const input = checked.input;
-  run.started(input, { skipKnownUpserts: steps.skipKnownUpserts });
-
-  const payment = await run
-    .step(
-      'confirmTempoUpdate',
-      () => steps.confirmTempoUpdate(input),
-      (p) => `paymentType ${p.paymentType}`,
-    )
-    .catch(failWith(run, 'confirmTempoUpdate'));
+  const payment = await confirm(run, raw, steps);
   ledger.requeueAfterMs = payment.timeouts?.ledgerRequeueMs ?? DEFAULT_LEDGER_REQUEUE_MS;
   const http = steps.forPayment(payment);
   const { fullyPaid } = await run
@@ -103,6 +117,45 @@ async function syncPayment(raw: PaymentSyncInput, steps: PaymentStepActivities):
     return run.completed({ invoiceNumber: payment.invoiceNumber, fullyPaid, outcome: 'partially-paid', sheet: withoutOrder(sheet), armado: skipped }, payment.paymentMode);
   }
   return settle(run, payment, row, ledger, armado);
+}
+
+/**
+ * Step 1, and the run's record of its (valid) input: nothing unvalidated reaches its search attributes or memo.
+ * A payment Tempo did not confirm, or of an unknown mode, fails with its input known (the step says it).
+ */
+async function confirm(run: RunRecord, raw: PaymentSyncInput, steps: PaymentStepActivities): Promise<ConfirmedPayment> {
+  const upserts = { skipKnownUpserts: steps.skipKnownUpserts };
+  const step = (input: PaymentSyncInput) =>
+    run.step(
+      'confirmTempoUpdate',
+      () => steps.confirmTempoUpdate(input),
+      (p) => `paymentType ${p.paymentType}`,
+    );
+  if (steps.checkInput) {
+    const checked = steps.checkInput(raw);
+    if (!checked.ok) run.invalidInput(`invalid payment input: ${checked.problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
+    run.started(checked.input, upserts);
+    return step(checked.input).catch(failWith(run, 'confirmTempoUpdate'));
+  }
+  const payment = await step(raw).catch((err: unknown) => {
+    const known = validInputOf(err);
+    if (known) run.started(known, upserts);
+    return failWith(run, 'confirmTempoUpdate')(err);
+  });
+  // Always there: a local activity runs on this worker, so its code is this version's.
+  run.started(payment.input as PaymentSyncInput, upserts);
+  return payment;
+}
+
+/** The input confirmTempoUpdate validated before it refused the payment (in the failure's details), if it got that far. */
+function validInputOf(err: unknown): PaymentSyncInput | undefined {
+  // The step's ApplicationFailure, as the workflow sees it (a local activity's failure may or may not be wrapped).
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const details = (e as { details?: unknown[] }).details;
+    const first = Array.isArray(details) ? (details[0] as { input?: PaymentSyncInput } | undefined) : undefined;
+    if (first?.input) return first.input;
+  }
+  return undefined;
 }
 
 /**
@@ -142,6 +195,12 @@ async function settle(run: RunRecord, payment: ConfirmedPayment, row: LedgerRow,
   return run.completed({ invoiceNumber: payment.invoiceNumber, fullyPaid: true, outcome: 'synced', sheet, armado: outcome }, payment.paymentMode);
 }
 
+/** A failure its step marked as final (a DESIGN §6 type is also in the step's list). */
+function isNonRetryable(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if (e instanceof ApplicationFailure && e.nonRetryable) return true;
+  return false;
+}
+
 function failWith(run: RunRecord, step: Parameters<typeof stepFailure>[0]): (err: unknown) => never {
   return (err) => run.fail([stepFailure(step, err)]);
 }
@@ -176,10 +235,10 @@ class LedgerSteps {
 
   /** Only answers to requests this run made are kept (the first of each): stale or forged ones cannot crowd them out. */
   receive(raw: unknown): void {
-    const parsed = LedgerReplySchema.safeParse(raw);
-    if (!parsed.success) return;
-    const id = parsed.data.requestId;
-    if ((this.asked.has(id) || this.isInFlight(id)) && !this.replies.has(id)) this.replies.set(id, parsed.data as LedgerReply);
+    const reply = parseLedgerReply(raw);
+    if (!reply) return;
+    const id = reply.requestId;
+    if ((this.asked.has(id) || this.isInFlight(id)) && !this.replies.has(id)) this.replies.set(id, reply);
   }
 
   /**

@@ -42,6 +42,31 @@ test('fully paid: one ledger row, Armado marked paid with the Paris wall-clock d
   expect(rows()[0]).toEqual(['Facture', 'Statut', 'Mode', 'Date paiement', 'Montant', 'Bill Armado', 'Mis à jour', 'Workflow']);
 });
 
+test('search attributes and memo: set once at the start by the client, written by the run only when it was started without them', async () => {
+  const upserts = (events: { upsertWorkflowSearchAttributesEventAttributes?: unknown; workflowPropertiesModifiedEventAttributes?: unknown }[]) => ({
+    attributes: events
+      .filter((e) => e.upsertWorkflowSearchAttributesEventAttributes)
+      .map((e) => Object.keys((e.upsertWorkflowSearchAttributesEventAttributes as { searchAttributes: { indexedFields: object } }).searchAttributes.indexedFields)),
+    memos: events.filter((e) => e.workflowPropertiesModifiedEventAttributes).length,
+  });
+  const viaClient = await rig.start({ invoiceNumber: invoice() });
+  await viaClient.handle.result();
+  // The patch's own marker attribute, then the outcome at the end: InvoiceNumber and PaymentMode came with the start.
+  expect(upserts((await viaClient.handle.fetchHistory()).events ?? [])).toEqual({ attributes: [['TemporalChangeVersion'], ['SyncOutcome']], memos: 1 });
+
+  const id = invoice();
+  const byHand = await startRaw(id, { invoiceNumber: id, paymentMode: 'virement', paymentDate: '2024-01-15', tempoStatus: 200 });
+  await byHand.result();
+  expect(upserts((await byHand.fetchHistory()).events ?? []).memos).toBe(2);
+  const found: { workflowId: string; memo?: Record<string, unknown> }[] = [];
+  await eventually(async () => {
+    found.length = 0;
+    for await (const w of rig.client.workflow.list({ query: `InvoiceNumber = "${id}" AND SyncOutcome = "synced"` })) found.push(w);
+    return found.length === 1;
+  }, 'the run started by hand found by its invoice number');
+  expect(found[0]).toMatchObject({ workflowId: byHand.workflowId, memo: { summary: expect.stringContaining('fully paid') } });
+});
+
 test('a duplicate start returns the first run: one workflow, one Armado PUT', async () => {
   const id = invoice();
   const first = await rig.start({ invoiceNumber: id });

@@ -1,15 +1,18 @@
 // paymentSyncWorkflow on the time-skipping test server, activities stubbed: branches, waits of days, failures.
 import { randomUUID } from 'node:crypto';
-import { ActivityFailure, ApplicationFailure } from '@temporalio/client';
+import { ApplicationFailure, type WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import { Context } from '@temporalio/activity';
 import type { QueueLedgerRowArgs } from '../../src/activities/ledger-step';
+import { parsePaymentInput, type PaymentSyncInput } from '../../src/domain/payment-input';
 import type { ArmadoOutcome, ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult } from '../../src/domain/shapes';
 import { ledgerRowWrittenSignal } from '../../src/workflows/ledger-contract';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import { expectFailure } from '../helpers/failures';
+import { localStepRecords } from '../helpers/history';
+import { LOCAL_ATTEMPTS } from '../../src/workflows/activity-options';
 import { startTimeSkipping } from '../helpers/time-skipping';
 
 /** Stand-ins with the real activities' signatures: a stub that takes or returns the wrong shape does not compile. */
@@ -50,10 +53,20 @@ function permanent(type: string, message = type) {
   return ApplicationFailure.create({ type, message, nonRetryable: true });
 }
 
+/** As the real step: it validates the input (zod) and returns it; a refusal past validation carries it in its details. */
+async function confirmAsTheStepDoes(raw: PaymentSyncInput): Promise<ConfirmedPayment> {
+  return { ...confirmed, input: parsePaymentInput(raw) };
+}
+function refusedAsTheStepDoes(type: string, message: string) {
+  return async (raw: PaymentSyncInput): Promise<ConfirmedPayment> => {
+    throw ApplicationFailure.create({ type, message, nonRetryable: true, details: [{ input: parsePaymentInput(raw) }] });
+  };
+}
+
 async function run<T>(stubs: Stubs, body: (handle: Awaited<ReturnType<typeof env.client.workflow.start>>) => Promise<T>, workflowInput: unknown = input): Promise<T> {
   const taskQueue = `wf-${randomUUID()}`;
   const activities: Stubs = {
-    confirmTempoUpdate: async () => confirmed,
+    confirmTempoUpdate: confirmAsTheStepDoes,
     checkInvoiceFullyPaid: async () => ({ fullyPaid: true }),
     updatePaymentSheet: writer(),
     findArmadoBill: async () => bill,
@@ -131,21 +144,25 @@ test('partially paid: ledger only, Armado never called', async () => {
 test('Tempo not confirmed: the run fails with that type and nothing else runs', async () => {
   const sheet = jest.fn(writer());
   const failure = await expectFailure(
-    run({ confirmTempoUpdate: async () => Promise.reject(permanent('TempoUpdateNotConfirmed', 'FACTUREREGLEMENT answered 500')), updatePaymentSheet: sheet }, (h) => h.result()),
+    run({ confirmTempoUpdate: refusedAsTheStepDoes('TempoUpdateNotConfirmed', 'FACTUREREGLEMENT answered 500'), updatePaymentSheet: sheet }, (h) => h.result()),
   );
   expect(failure.type).toBe('TempoUpdateNotConfirmed');
   expect(failure.message).toContain('invoice 20664');
-  expect(failure.cause).toBeInstanceOf(ActivityFailure);
-  expect((failure.cause as ActivityFailure).cause).toMatchObject({ type: 'TempoUpdateNotConfirmed' });
+  // The step's own failure is the cause (a local activity's failure reaches the workflow as it was thrown).
+  expect(failure.cause).toBeInstanceOf(ApplicationFailure);
+  expect(failure.cause).toMatchObject({ type: 'TempoUpdateNotConfirmed', message: 'FACTUREREGLEMENT answered 500' });
   expect(sheet).not.toHaveBeenCalled();
 });
 
-test('invalid input fails as InvalidPaymentInput before any activity', async () => {
-  const confirm = jest.fn(async () => confirmed);
-  const failure = await expectFailure(run({ confirmTempoUpdate: confirm }, (h) => h.result(), { ...input, paymentDate: 'yesterday' }));
+test('invalid input fails as InvalidPaymentInput in the first step, which checks it; nothing else runs', async () => {
+  const check = jest.fn(async () => ({ fullyPaid: true }));
+  const sheet = jest.fn(writer());
+  const failure = await expectFailure(run({ checkInvoiceFullyPaid: check, updatePaymentSheet: sheet }, (h) => h.result(), { ...input, paymentDate: 'yesterday' }));
   expect(failure.type).toBe('InvalidPaymentInput');
   expect(failure.message).toContain('paymentDate');
-  expect(confirm).not.toHaveBeenCalled();
+  expect(failure.message).toContain('invoice (invalid input)'); // nothing of an invalid input is taken as the invoice's
+  expect(check).not.toHaveBeenCalled();
+  expect(sheet).not.toHaveBeenCalled();
 });
 
 test('a ledger failure does not stop Armado; the run fails naming the ledger step', async () => {
@@ -192,9 +209,21 @@ test('an API down for longer than a day of retries ends the run with a DESIGN §
   const unavailable = async () => {
     throw ApplicationFailure.create({ type: 'ExternalApiUnavailable', message: 'Tempo answered 503' });
   };
-  const failure = await expectFailure(run({ checkInvoiceFullyPaid: unavailable }, (h) => h.result()));
+  let events: Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events'] = [];
+  const failure = await expectFailure(
+    run({ checkInvoiceFullyPaid: unavailable }, async (h) => {
+      try {
+        return await h.result();
+      } finally {
+        events = (await h.fetchHistory()).events;
+      }
+    }),
+  );
   expect(failure.type).toBe('ExternalApiUnavailable');
   expect(failure.message).toMatch(/checkInvoiceFullyPaid failed \(ExternalApiUnavailable/);
+  // A few attempts in the worker (one marker), then the server's day of retries on one remote activity.
+  expect(localStepRecords(events ?? [], 'checkInvoiceFullyPaid')).toEqual([expect.objectContaining({ attempt: LOCAL_ATTEMPTS, failed: true })]);
+  expect((events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'checkInvoiceFullyPaid')).toHaveLength(1);
 });
 
 test('a 404 on the PUT sends the run back to the bill search at once (not retried in place)', async () => {

@@ -1,9 +1,10 @@
 // How runs started on the third version (patch `one-order-per-invoice`, before `local-steps`) run their steps:
-// remote activities with per-run timeouts taken from confirmTempoUpdate's result, and the start's search
-// attributes and memo upserted again. Kept, unchanged, so that those runs replay and finish as they began.
+// the input checked in the workflow, remote activities with per-run timeouts taken from confirmTempoUpdate's result,
+// and the start's search attributes and memo upserted again. Kept, unchanged, so that those runs replay and finish as they began.
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import { ErrorType, NON_RETRYABLE_TYPES } from '../../domain/errors';
+import { checkPaymentInput } from '../../domain/payment-input';
 import type { ConfirmedPayment } from '../../domain/shapes';
 import type { PaymentStepActivities } from '../payment-sync';
 
@@ -29,6 +30,7 @@ const noHttp = proxyActivities<Activities>({
 
 /** @deprecated Only for runs started before `local-steps`. */
 export const V3_STEPS: PaymentStepActivities = {
+  checkInput: checkPaymentInput,
   confirmTempoUpdate: noHttp.confirmTempoUpdate,
   updatePaymentSheet: noHttp.updatePaymentSheet,
   forPayment: (payment) => {
