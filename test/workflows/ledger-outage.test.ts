@@ -6,6 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { loadConfig } from '../../src/config';
+import { parsePaymentInput, type PaymentSyncInput } from '../../src/domain/payment-input';
 import type { ConfirmedPayment } from '../../src/domain/shapes';
 import { startSandboxes, type Sandboxes } from '../../src/sandbox';
 import { InvoiceNumberKey } from '../../src/workflows/contract';
@@ -58,7 +59,8 @@ test(`${RUNS} runs waiting through a ${OUTAGE_HOURS} h Sheets outage: bounded wr
     activities: {
       ...real,
       // Tempo is not the subject here: every payment is a partial one, so only the ledger is written.
-      confirmTempoUpdate: async (input: { invoiceNumber: string }) => confirmed(input.invoiceNumber),
+      // As the real step: it validates the input and returns it with what it settled.
+      confirmTempoUpdate: async (raw: PaymentSyncInput) => ({ ...confirmed(raw.invoiceNumber), input: parsePaymentInput(raw) }),
       checkInvoiceFullyPaid: async () => ({ fullyPaid: false }),
     },
   });
