@@ -2,7 +2,8 @@
 // fails (503/429), some writes are applied with their answer lost, the worker is SIGKILLed and restarted
 // again and again and the dev server is restarted once. Then: every run completed, one ledger row per invoice
 // with the right status, one applied PUT per fully paid bill with the latest payment. `npm run chaos` (N=500)
-// prints the figures; test/e2e/chaos.test.ts runs it small inside `npm test`.
+// prints the figures (CHAOS_N payments, CHAOS_FAIL_RATE of API calls refused, CHAOS_KILLS, CHAOS_SEED), among them when
+// the ledger got its rows; test/e2e/chaos.test.ts runs it small in `npm run test:long`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,8 @@ export interface ChaosReport {
   workerKills: number;
   serverRestarts: number;
   faults: { refused: number; lostReplies: number };
+  /** The ledger under faults: seconds from the start to its first row, and to every first payment's row. */
+  ledger: { firstRowS: number; firstPaymentsWrittenS: number; queueRequests: number; sheetsWriteRequests: number };
   problems: string[];
 }
 
@@ -175,6 +178,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     ids.map((id) => (split.has(id) ? start(id, 'p1', 'cheque', '2024-01-10', 40) : start(id, 'p1', 'virement', '2024-01-15T10:30:00+01:00', 100))),
   );
   log(`${first.length} payments started`);
+  // When the ledger shows rows: its first, and all of the first payments' (one row per invoice).
+  const timeline = { firstRowS: NaN, firstPaymentsWrittenS: NaN };
+  const rowCount = () => sandboxes.google.rows(sandboxes.spreadsheetId).length - 1;
+  const sampler = setInterval(() => {
+    const n = rowCount();
+    if (n > 0 && Number.isNaN(timeline.firstRowS)) timeline.firstRowS = (Date.now() - began) / 1000;
+    if (n >= ids.length && Number.isNaN(timeline.firstPaymentsWrittenS)) timeline.firstPaymentsWrittenS = (Date.now() - began) / 1000;
+  }, 100);
   await settle(first);
   for (const id of split) sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
   const second = await startAll(() => [...split].map((id) => start(id, 'p2', 'virement', '2024-01-20T09:00:00+01:00', 60)));
@@ -193,6 +204,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
   monkeyDone = true;
   await monkey;
+  clearInterval(sampler);
+  // Every row the runs queued with the writer, queued again included: each is a signal in one of its runs' histories.
+  let queueRequests = 0;
+  for await (const w of client.workflow.list({ query: `WorkflowType="paymentLedgerWorkflow" AND TaskQueue="${taskQueue}"` })) {
+    const events = (await retrying(() => client.workflow.getHandle(w.workflowId, w.runId).fetchHistory())).events ?? [];
+    queueRequests += events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'enqueueLedgerRow').length;
+  }
   for (const s of [sandboxes.tempo, sandboxes.armado, sandboxes.google]) s.server.chaos = undefined;
 
   const rows = sandboxes.google.rows(sandboxes.spreadsheetId).slice(1);
@@ -222,6 +240,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       refused: [sandboxes.tempo, sandboxes.armado, sandboxes.google].reduce((n, s) => n + s.server.requests.filter((r) => r.status === 503 || r.status === 429).length, 0),
       lostReplies: sandboxes.tempo.server.lostReplies + sandboxes.armado.server.lostReplies + sandboxes.google.server.lostReplies,
     },
+    ledger: { ...timeline, queueRequests, sheetsWriteRequests: sandboxes.google.writeRequests },
     problems: problems.slice(0, 20),
   };
   worker.kill('SIGKILL');
@@ -237,7 +256,7 @@ if (require.main === module) {
   runChaos({
     invoices: n,
     splitShare: 0.2,
-    failRate: 0.1,
+    failRate: Number(process.env.CHAOS_FAIL_RATE ?? 0.1),
     loseReplyRate: 0.05,
     workerKills: Number(process.env.CHAOS_KILLS ?? 8),
     seed: Number(process.env.CHAOS_SEED ?? 1),

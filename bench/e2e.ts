@@ -12,6 +12,7 @@ import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startPaymentSync } from '../src/client/payment-sync-client';
 import { ArmadoClient } from '../src/apis/armado';
@@ -55,7 +56,6 @@ const TASK_SAMPLE = 200;
 
 async function historyFigures(client: Client, n: number): Promise<Pick<Figures, 'eventsPerPayment' | 'writerEventsPerPayment' | 'tasksPerPayment' | 'writerTasksPerPayment'>> {
   const historyOf = async (workflowId: string, runId: string) => (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
-  const tasksOf = async (workflowId: string, runId: string) => (await historyOf(workflowId, runId)).filter((e) => e.workflowTaskCompletedEventAttributes).length;
   let events = 0;
   const sample: { workflowId: string; runId: string }[] = [];
   for await (const w of client.workflow.list({ query: 'WorkflowType="paymentSyncWorkflow"' })) {
@@ -63,7 +63,14 @@ async function historyFigures(client: Client, n: number): Promise<Pick<Figures, 
     if (sample.length < TASK_SAMPLE) sample.push({ workflowId: w.workflowId, runId: w.runId });
   }
   let sampleTasks = 0;
-  for (const run of sample) sampleTasks += await tasksOf(run.workflowId, run.runId);
+  // The sample's longest history, by event type: where the extra events of a loaded worker come from.
+  let longest: string[] = [];
+  for (const run of sample) {
+    const events = await historyOf(run.workflowId, run.runId);
+    sampleTasks += events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
+    if (events.length > longest.length) longest = events.map((e) => String(temporal.api.enums.v1.EventType[e.eventType ?? 0]).replace('EVENT_TYPE_', ''));
+  }
+  say(`longest sampled payment history (${longest.length} events): ${longest.join(' ')}`);
   let writerEvents = 0;
   let writerTasks = 0;
   // Read from the histories: visibility gives a running execution's length as 0.
