@@ -23,7 +23,7 @@ const LEDGER_MAX_QUEUED = 500;
  * covers the HTTP calls the activity makes (their own deadlines fire first); the short heartbeat timeout
  * hands a step whose worker died to another worker within seconds.
  */
-function apiCall(startToCloseMs: number, extraNonRetryable: string[] = []): ActivityOptions {
+export function apiCall(startToCloseMs: number, extraNonRetryable: string[] = []): ActivityOptions {
   return {
     startToCloseTimeout: startToCloseMs,
     heartbeatTimeout: '10 seconds',

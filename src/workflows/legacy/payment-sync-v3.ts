@@ -1,25 +1,18 @@
 // How runs started on the third version (patch `one-order-per-invoice`, before `local-steps`) run their steps:
 // the input checked in the workflow, remote activities with per-run timeouts taken from confirmTempoUpdate's result,
 // and the start's search attributes and memo upserted again. Kept, unchanged, so that those runs replay and finish as they began.
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import { ErrorType, NON_RETRYABLE_TYPES } from '../../domain/errors';
 import { checkPaymentInput } from '../../domain/payment-input';
 import type { ConfirmedPayment } from '../../domain/shapes';
 import type { PaymentStepActivities } from '../payment-sync';
+// v3 retried its HTTP steps as v2 did: the same options.
+import { apiCall } from './payment-sync-v2';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_TYPES];
 /** Defaults for runs whose confirmTempoUpdate predates per-run timeouts (10 s HTTP timeouts). */
 const DEFAULT_TIMEOUTS: NonNullable<ConfirmedPayment['timeouts']> = { tempoCallMs: 15_000, armadoCallMs: 15_000, ledgerWriteMs: 210_000, ledgerRequeueMs: 600_000 };
-
-function apiCall(startToCloseMs: number, extraNonRetryable: string[] = []): ActivityOptions {
-  return {
-    startToCloseTimeout: startToCloseMs,
-    heartbeatTimeout: '10 seconds',
-    scheduleToCloseTimeout: '1 day',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: [...nonRetryableErrorTypes, ...extraNonRetryable] },
-  };
-}
 
 const noHttp = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
