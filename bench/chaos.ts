@@ -13,7 +13,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startPaymentSync, type StartedPaymentSync } from '../src/client/payment-sync-client';
 import type { PaymentSyncResult } from '../src/domain/shapes';
 import { resetRun } from '../src/operations/reset';
-import { startSandboxes, type Sandboxes } from '../src/sandbox';
+import { startSandboxes, type Sandboxes } from '../dev/sandbox';
 import { PROJECT_ROOT } from '../src/temporal/binaries';
 import { freePort, startDevServer } from '../src/temporal/dev-server';
 

@@ -19,9 +19,9 @@ import { ArmadoClient } from '../src/apis/armado';
 import { SheetsClient } from '../src/apis/sheets';
 import { TempoClient } from '../src/apis/tempo';
 import { loadConfig } from '../src/config';
-import { startSandboxes, type Sandboxes } from '../src/sandbox';
-import { startServiceProcess, type ServiceProcess } from '../src/scripts/service-processes';
-import { startTemporalCluster } from '../src/temporal/cluster';
+import { startSandboxes, type Sandboxes } from '../dev/sandbox';
+import { startServiceProcess, type ServiceProcess } from '../dev/scripts/service-processes';
+import { startTemporalCluster } from '../dev/cluster/cluster';
 import { startDevServer } from '../src/temporal/dev-server';
 
 const N = Number(process.env.BENCH_N ?? 1000);

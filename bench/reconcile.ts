@@ -11,7 +11,7 @@ import { SheetsClient } from '../src/apis/sheets';
 import { loadConfig } from '../src/config';
 import { LEDGER_HEADER } from '../src/domain/shapes';
 import { reconcileNow } from '../src/operations/reconcile';
-import { startSandboxes } from '../src/sandbox';
+import { startSandboxes } from '../dev/sandbox';
 import { startDevServer } from '../src/temporal/dev-server';
 import { createPaymentWorker } from '../src/worker';
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { startSandboxes } from '../src/sandbox';
+import { startSandboxes } from '../dev/sandbox';
 import { CACHE_DIR_ROOT, PROJECT_ROOT } from '../src/temporal/binaries';
 import { startDevServer } from '../src/temporal/dev-server';
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
-import { DEPLOY_DIR, type ServerLaunch } from '../../src/temporal/cluster';
+import { DEPLOY_DIR, type ServerLaunch } from '../../dev/cluster/cluster';
 
 interface ComposeService {
   image: string;

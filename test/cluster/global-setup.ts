@@ -1,6 +1,6 @@
 // The cluster test's build: the service as the image builds it, and the Temporal server from its Go module
 // (the first time only; cached in .cache/, git-ignored). Both outside the test's own timeout.
-import { resolveTemporalServer } from '../../src/temporal/server-binaries';
+import { resolveTemporalServer } from '../../dev/cluster/server-binaries';
 import { buildLikeTheImage } from '../helpers/build';
 
 export default function globalSetup(): void {

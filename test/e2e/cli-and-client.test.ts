@@ -157,7 +157,7 @@ describe('CLI', () => {
 
   test('through the npm launcher (what `npm run cli` runs): the command runs and answers', async () => {
     const launched = await new Promise<{ code: number; stdout: string }>((resolve) => {
-      execFile(process.execPath, [join(PROJECT_ROOT, 'scripts', 'run-built.js'), 'cli.js', 'modes', '--json'], { env: { ...cliEnv }, cwd: PROJECT_ROOT }, (err, stdout) =>
+      execFile(process.execPath, [join(PROJECT_ROOT, 'scripts', 'run-built.js'), 'src/cli.js', 'modes', '--json'], { env: { ...cliEnv }, cwd: PROJECT_ROOT }, (err, stdout) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
       );
     });

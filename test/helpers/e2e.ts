@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { startPaymentSync, type StartedPaymentSync } from '../../src/client/payment-sync-client';
 import { buildPaymentModeTable } from '../../src/domain/payment-modes';
 import type { PaymentSyncInput } from '../../src/domain/payment-input';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox';
+import { startSandboxes, type Sandboxes } from '../../dev/sandbox';
 import { createPaymentWorker } from '../../src/worker';
 import { eventually } from './eventually';
 

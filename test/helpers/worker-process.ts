@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox';
+import { startSandboxes, type Sandboxes } from '../../dev/sandbox';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 
 export interface WorkerProcess {

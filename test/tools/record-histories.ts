@@ -10,7 +10,7 @@ import { failureTypeOf } from '../../src/domain/errors';
 import { paymentWorkflowId, startPaymentSync } from '../../src/client/payment-sync-client';
 import type { PaymentSyncInput } from '../../src/domain/payment-input';
 import type { PaymentSyncResult } from '../../src/domain/shapes';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox';
+import { startSandboxes, type Sandboxes } from '../../dev/sandbox';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { startDevServer } from '../../src/temporal/dev-server';
 import { retryArmadoNowSignal } from '../../src/workflows/contract';

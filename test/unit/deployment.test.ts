@@ -79,3 +79,27 @@ test("the image's bundle script wrote the bundle every worker process of this ru
   expect(bundle).toContain('paymentSyncWorkflow');
   expect(bundle).toContain('paymentLedgerWorkflow');
 });
+
+describe('the image carries the service only', () => {
+  test('what the image compiles (tsconfig.build.json from src/) reaches no sandbox, cluster supervision, demo, test or bench', async () => {
+    // tsc follows imports: a file of src/ importing dev/ would pull it into the image's program.
+    const { stdout } = await promisify(execFile)(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.build.json'), '--listFilesOnly'], {
+      cwd: PROJECT_ROOT,
+      maxBuffer: 64 << 20,
+    });
+    const own = stdout
+      .split('\n')
+      .filter((f) => f.startsWith(PROJECT_ROOT) && !f.includes('/node_modules/'))
+      .map((f) => f.slice(PROJECT_ROOT.length + 1));
+    expect(own).toContain('src/worker.ts');
+    expect(own.filter((f) => !f.startsWith('src/'))).toEqual([]);
+    expect(own.filter((f) => /sandbox|cluster|demo|postgres/.test(f))).toEqual([]);
+  });
+
+  test('the build context leaves the development folders out, and the Dockerfile copies only src/', () => {
+    const ignored = read('.dockerignore').split('\n');
+    expect(ignored).toEqual(expect.arrayContaining(['dev', 'test', 'bench', 'node_modules', 'dist', '.env']));
+    const copies = [...read('Dockerfile').matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => (m[1] as string).split(' '));
+    expect(copies.filter((f) => !['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src'].includes(f))).toEqual([]);
+  });
+});

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { SheetsClient } from '../../src/apis/sheets';
 import type { LedgerRow } from '../../src/domain/shapes';
 import { upsertLedgerRows } from '../../src/ledger/keyed-upsert';
-import { GoogleSandbox } from '../../src/sandbox/google';
+import { GoogleSandbox } from '../../dev/sandbox/google';
 
 const SHEET = 'led';
 const TAB = 'Paiements';

@@ -8,7 +8,7 @@ import { createActivities } from '../../src/activities';
 import { loadConfig } from '../../src/config';
 import { parsePaymentInput, type PaymentSyncInput } from '../../src/domain/payment-input';
 import type { ConfirmedPayment } from '../../src/domain/shapes';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox';
+import { startSandboxes, type Sandboxes } from '../../dev/sandbox';
 import { InvoiceNumberKey } from '../../src/workflows/contract';
 import { ledgerWriterId } from '../../src/workflows/ledger-contract';
 import { startTimeSkipping } from '../helpers/time-skipping';

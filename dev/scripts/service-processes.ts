@@ -2,7 +2,7 @@
 // them: used by `npm run cluster`, its test and the benchmark.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../temporal/binaries';
+import { PROJECT_ROOT } from '../../src/temporal/binaries';
 
 export type ServiceKind = 'worker' | 'intake';
 

@@ -4,11 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../config';
+import { loadConfig } from '../../src/config';
 import { startSandboxes, type Sandboxes } from '../sandbox';
-import { PROJECT_ROOT } from '../temporal/binaries';
-import { startTemporalCluster } from '../temporal/cluster';
-import { freePort } from '../temporal/dev-server';
+import { PROJECT_ROOT } from '../../src/temporal/binaries';
+import { startTemporalCluster } from '../cluster/cluster';
+import { freePort } from '../../src/temporal/dev-server';
 import { startServiceProcess, type ServiceProcess } from './service-processes';
 
 async function main(): Promise<void> {

@@ -6,8 +6,8 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { PROJECT_ROOT, resolveTemporalCli } from './binaries';
-import { freePort } from './dev-server';
+import { PROJECT_ROOT, resolveTemporalCli } from '../../src/temporal/binaries';
+import { freePort } from '../../src/temporal/dev-server';
 import { startPostgres, type Postgres } from './postgres';
 import { resolveTemporalServer, type TemporalServerBinaries } from './server-binaries';
 

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CACHE_DIR_ROOT, isExecutable, onPath } from './binaries';
+import { CACHE_DIR_ROOT, isExecutable, onPath } from '../../src/temporal/binaries';
 
 /** Pinned with the compose file's images (temporalio/server and admin-tools); a test checks they agree. */
 export const TEMPORAL_SERVER_VERSION = '1.29.1';

@@ -4,19 +4,19 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { request } from 'undici';
-import { loadConfig } from '../config';
-import { describeFailure } from '../domain/errors';
-import { startPaymentSync } from '../client/payment-sync-client';
-import { buildPaymentModeTable } from '../domain/payment-modes';
-import type { PaymentSyncInput } from '../domain/payment-input';
-import { backfillTable, progressBar, readBackfillFile, runBackfill } from '../operations/backfill';
-import { reconcileNow, reconcileReport } from '../operations/reconcile';
+import { loadConfig } from '../../src/config';
+import { describeFailure } from '../../src/domain/errors';
+import { startPaymentSync } from '../../src/client/payment-sync-client';
+import { buildPaymentModeTable } from '../../src/domain/payment-modes';
+import type { PaymentSyncInput } from '../../src/domain/payment-input';
+import { backfillTable, progressBar, readBackfillFile, runBackfill } from '../../src/operations/backfill';
+import { reconcileNow, reconcileReport } from '../../src/operations/reconcile';
 import { startSandboxes, type Sandboxes } from '../sandbox';
-import { PROJECT_ROOT } from '../temporal/binaries';
-import { startDevServer } from '../temporal/dev-server';
-import { retryArmadoNowSignal } from '../workflows/contract';
-import { createPaymentWorker } from '../worker';
-import { DEV_SERVER_ADDRESS, DEV_SERVER_PORT, DEV_UI_PORT } from './ports';
+import { PROJECT_ROOT } from '../../src/temporal/binaries';
+import { startDevServer } from '../../src/temporal/dev-server';
+import { retryArmadoNowSignal } from '../../src/workflows/contract';
+import { createPaymentWorker } from '../../src/worker';
+import { DEV_SERVER_ADDRESS, DEV_SERVER_PORT, DEV_UI_PORT } from '../../src/scripts/ports';
 
 /** What the Tempo integration does before it starts a sync: record the payment, keep the HTTP status. */
 async function recordTempoPayment(sandboxes: Sandboxes, body: Record<string, unknown>): Promise<number> {

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { isExecutable } from './binaries';
-import { freePort } from './dev-server';
+import { isExecutable } from '../../src/temporal/binaries';
+import { freePort } from '../../src/temporal/dev-server';
 
 export interface Postgres {
   host: string;
