@@ -7,12 +7,13 @@ import {
   enqueueLedgerRowSignal,
   legacyEnqueueLedgerRowSignal,
   legacyLedgerWorkflowId,
-  LedgerRequestSchema,
+  ledgerRequestId,
+  ledgerSchemas,
   ledgerWriterId,
   type LedgerSettings,
   type LedgerWriterInput,
   type LegacyLedgerWorkflowInput,
-} from '../workflows/ledger-contract';
+} from '../workflows/ledger-protocol';
 
 export interface LedgerStepActivityDeps {
   spreadsheetId: string;
@@ -49,10 +50,10 @@ export function createLedgerStepActivities(deps: LedgerStepActivityDeps) {
       const { workflowId, runId } = ctx.info.workflowExecution as { workflowId: string; runId: string };
       // Named after the run that really sends it and kept in its history as this activity's result: a run
       // reset past this point knows the request as its own, and a reset run never mistakes an older answer.
-      const requestId = `${runId}/${args.write}/${args.attempt}`;
+      const requestId = ledgerRequestId(runId, args.write, args.attempt);
       const writer = ledgerWriterId(deps.spreadsheetId, deps.sheetName, ctx.info.taskQueue);
       // Checked with the writer's own schema: a request the writer would drop must fail here, loudly.
-      const request = LedgerRequestSchema.safeParse({ requestId, row: args.row, replyTo: { workflowId, runId }, settings: deps.settings });
+      const request = ledgerSchemas().request.safeParse({ requestId, row: args.row, replyTo: { workflowId, runId }, settings: deps.settings });
       if (!request.success) {
         throw permanentFailure(ErrorType.InvalidPaymentInput, `ledger request rejected: ${request.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }

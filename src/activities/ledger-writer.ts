@@ -5,7 +5,7 @@ import type { LedgerRow, LedgerWriteResult } from '../domain/shapes';
 import type { SheetsClient } from '../apis/sheets';
 import { upsertLedgerRows } from '../ledger/keyed-upsert';
 import { InvoiceNumberKey } from '../workflows/contract';
-import { ledgerRowWrittenSignal, type LedgerReply, type LedgerRequest, type LegacyLedgerCompletion } from '../workflows/ledger-contract';
+import { ledgerRowWrittenSignal, type LedgerReply, type LedgerRequest, type LegacyLedgerCompletion } from '../workflows/ledger-protocol';
 
 export interface LedgerWriterDeps {
   sheets: SheetsClient;

@@ -3,7 +3,7 @@
 import type { Duration } from '@temporalio/common';
 import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@temporalio/workflow';
 import { ErrorType, NON_RETRYABLE_TYPES } from '../domain/errors';
-import type { LedgerSettings } from './ledger-contract';
+import type { LedgerSettings } from './ledger-protocol';
 
 /** Transient failures (network, timeout, 5xx, 429) retry with backoff; the DESIGN §6 permanent ones do not. */
 function retry(maximumInterval: Duration, extraNonRetryable: string[] = []): RetryPolicy {

@@ -1,6 +1,6 @@
 // The workflow bundle's entry: every workflow type the worker serves. A run evaluates its own copy of each module
 // it imports (Temporal's sandbox): the ledger writer and the reconciliation (and zod, which they use) are loaded
-// only by their own runs, never by the many payment runs (see ledger-reply.ts for the figures).
+// only by their own runs, never by the many payment runs (see ledger-protocol.ts for the figures).
 import type * as Ledger from './payment-ledger';
 import type * as Reconcile from './reconcile';
 

@@ -1,27 +1,26 @@
 // The ledger's single writer per spreadsheet tab: it gathers the rows that payment runs queue, writes them
-// in one keyed batch, then answers each run by signal. It never fails on what it is sent, never waits on one
-// run, and keeps its history and its continue-as-new input bounded however long Google Sheets is down.
+// in one keyed batch, then answers each run by signal (the protocol, both sides: ledger-protocol.ts). It never
+// fails on what it is sent, never waits on one run, and keeps its history and its continue-as-new input bounded
+// however long Google Sheets is down.
 import { ActivityCancellationType, CancellationScope, condition, continueAsNew, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { failureMessageOf, failureTypeOf, NON_RETRYABLE_TYPES } from '../domain/errors';
 import { REPLY_LEDGER_OPTIONS, writeLedgerBatchOptions } from './activity-options';
 import type { AddressedReply, LedgerBatchOutcome } from '../activities/ledger-writer';
 import {
-  isLegacyLedgerInput,
   enqueueLedgerRowSignal,
-  LedgerRequestSchema,
+  FALLBACK_LEDGER_SETTINGS,
+  isLegacyLedgerInput,
+  ledgerSchemas,
   ledgerStatusQuery,
+  PendingRequests,
+  writeBackoffMs,
   type LedgerRequest,
   type LedgerSettings,
   type LedgerWriterInput,
   type LegacyLedgerWorkflowInput,
-} from './ledger-contract';
+} from './ledger-protocol';
 import { legacyPaymentLedgerWorkflow } from './legacy/payment-ledger-v1';
-
-/** Used until the first request brings the worker's own settings (a writer started by hand). */
-const FALLBACK_SETTINGS: LedgerSettings = { batchWindowMs: 2_000, maxBatch: 200, rolloverAfterEvents: 4_000, maxCarried: 500, writeTimeoutMs: 130_000 };
-/** Waits between failed batch writes (Sheets down): the write itself already retried for a few minutes. */
-const WRITE_BACKOFF_MS = [30_000, 60_000, 120_000, 300_000];
 
 const { replyLedgerRequests } = proxyActivities<Activities>(REPLY_LEDGER_OPTIONS);
 
@@ -68,33 +67,18 @@ async function writeUnlessRolloverDue(
   }
 }
 
-/** Request ids are `<runId>/<write>/<attempt>`: within one run, a later write or attempt is newer. */
-function isNewerRequest(a: LedgerRequest, b: LedgerRequest): boolean {
-  const [runA, writeA, attemptA] = a.requestId.split('/');
-  const [runB, writeB, attemptB] = b.requestId.split('/');
-  if (runA !== runB) return false; // another run of the workflow (a reset): the latest arrival wins
-  return Number(writeA) > Number(writeB) || (Number(writeA) === Number(writeB) && Number(attemptA) > Number(attemptB));
-}
-
 export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLedgerWorkflowInput): Promise<void> {
   // A writer started before v2 (or its continuation) keeps its own protocol until its runs are done.
   if (isLegacyLedgerInput(input)) return legacyPaymentLedgerWorkflow(input);
 
-  let settings = input.settings ?? FALLBACK_SETTINGS;
-  /** One request per payment run (by workflow id): a newer one of the same run replaces it in place. */
-  const pending = new Map<string, LedgerRequest>();
+  let settings = input.settings ?? FALLBACK_LEDGER_SETTINGS;
+  const pending = new PendingRequests(input.pending);
   const stats = { rowsWritten: 0, batchesWritten: 0, rejectedSignals: 0, failedWrites: 0 };
-  const accept = (request: LedgerRequest) => {
-    const current = pending.get(request.replyTo.workflowId);
-    // A signal from an attempt that timed out can arrive after its successor's: the newer request stays.
-    if (current && isNewerRequest(current, request)) return;
-    pending.set(request.replyTo.workflowId, request);
-  };
-  for (const request of input.pending ?? []) accept(request);
+  const { request: requestSchema } = ledgerSchemas();
 
   setHandler(ledgerStatusQuery, () => ({ pending: pending.size, ...stats }));
   setHandler(enqueueLedgerRowSignal, (raw: unknown) => {
-    const request = LedgerRequestSchema.safeParse(raw);
+    const request = requestSchema.safeParse(raw);
     if (!request.success) {
       // A signal is a door anyone with access can knock on: log what was wrong (never the payload) and drop it.
       stats.rejectedSignals += 1;
@@ -102,7 +86,7 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
       return;
     }
     settings = request.data.settings;
-    accept(request.data);
+    pending.accept(request.data);
   });
 
   const rolloverDue = () => {
@@ -114,25 +98,17 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
     await condition(() => pending.size > 0 || rolloverDue());
     if (rolloverDue()) {
       // Bounded: rows past maxCarried are queued again by their runs when their wait for an answer ends.
-      const carried = [...pending.values()].slice(0, settings.maxCarried);
+      const carried = pending.first(settings.maxCarried);
       await continueAsNew<typeof paymentLedgerWorkflow>({ spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, settings, pending: carried });
     }
     if (settings.batchWindowMs > 0 && pending.size < settings.maxBatch) await sleep(settings.batchWindowMs);
 
-    const batch = [...pending.values()].slice(0, settings.maxBatch);
-    for (const request of batch) pending.delete(request.replyTo.workflowId);
-    // Rows not written go back in front of the queue; a newer request of the same run, arrived meanwhile, wins.
-    const keep = () => {
-      const kept = new Map(batch.filter((r) => !pending.has(r.replyTo.workflowId)).map((r) => [r.replyTo.workflowId, r] as const));
-      for (const [id, r] of pending) kept.set(id, r);
-      pending.clear();
-      for (const [id, r] of kept) pending.set(id, r);
-    };
+    const batch = pending.take(settings.maxBatch);
     let outcome: LedgerBatchOutcome;
     try {
       const written = await writeUnlessRolloverDue(settings, { spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, requests: batch }, rolloverDue);
       if (written === 'rollover') {
-        keep();
+        pending.putBack(batch);
         continue;
       }
       outcome = written;
@@ -142,9 +118,9 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
       if (!(NON_RETRYABLE_TYPES as readonly string[]).includes(type)) {
         // Sheets unreachable: keep the rows and wait.
         stats.failedWrites += 1;
-        keep();
+        pending.putBack(batch);
         log.warn('ledger batch not written; trying again later', { rows: batch.length, failedWrites: stats.failedWrites, type });
-        await condition(rolloverDue, WRITE_BACKOFF_MS[Math.min(stats.failedWrites, WRITE_BACKOFF_MS.length) - 1] as number);
+        await condition(rolloverDue, writeBackoffMs(stats.failedWrites));
         continue;
       }
       // A cause no retry fixes (credentials, missing tab): every run of the batch fails with it, for an operator.

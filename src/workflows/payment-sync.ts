@@ -4,13 +4,12 @@
 // the row does not show is not sent, and one that replaced another settled payment is sent after that run is done.
 import { ApplicationFailure, condition, isCancellation, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { LedgerRowQueued, QueueLedgerRowArgs } from '../activities/ledger-step';
 import { ErrorType, failureTypeOf } from '../domain/errors';
 import type { InputCheck, PaymentSyncInput } from '../domain/payment-input';
 import { STEPS, type ArmadoBill, type ArmadoOutcome, type ConfirmedPayment, type LedgerRow, type LedgerWriteResult, type PaymentSyncResult } from '../domain/shapes';
 import { PAYMENT_STEP_OPTIONS } from './activity-options';
 import { retryArmadoNowSignal, statusQuery } from './contract';
-import { ledgerRowWrittenSignal, parseLedgerReply, type LedgerReply } from './ledger-reply';
+import { DEFAULT_LEDGER_REQUEUE_MS, LedgerSteps, ledgerRowWrittenSignal, type QueueLedgerRow } from './ledger-protocol';
 import { RunRecord, stepFailure, type StepFailure } from './run-record';
 
 /** Runs started before this patch (ledger by task token) replay through the first legacy function, unchanged. */
@@ -24,11 +23,11 @@ export const LOCAL_STEPS_PATCH = 'local-steps';
 export interface PaymentStepActivities {
   /**
    * v3 checked its input in the workflow, before anything else. Since, confirmTempoUpdate checks it (the same zod
-   * schema, outside the run's sandbox: see ledger-reply.ts for why a run imports no zod) and returns it.
+   * schema, outside the run's sandbox: see ledger-protocol.ts for why a run imports no zod) and returns it.
    */
   checkInput?: (raw: unknown) => InputCheck;
   confirmTempoUpdate: Activities['confirmTempoUpdate'];
-  updatePaymentSheet: (args: QueueLedgerRowArgs) => Promise<LedgerRowQueued>;
+  updatePaymentSheet: QueueLedgerRow;
   /** The HTTP steps (v3 took their timeouts from the confirmed payment). */
   forPayment(payment: ConfirmedPayment): Pick<Activities, 'checkInvoiceFullyPaid' | 'findArmadoBill' | 'updateArmadoBillPayment'>;
   /** The search attributes and memo that startPaymentSync set are not upserted again (two events a run). */
@@ -65,16 +64,9 @@ const CURRENT_STEPS: PaymentStepActivities = {
   skipKnownUpserts: true,
 };
 
-/** Used by runs whose confirmTempoUpdate predates LEDGER_REQUEUE_AFTER in its result. */
-const DEFAULT_LEDGER_REQUEUE_MS = 600_000;
-/** A ledger row not written after this long (Sheets down for days) fails the step for an operator. */
-const LEDGER_GIVE_UP_MS = 3 * 24 * 3_600_000;
-/** …or after this many times queued, whatever LEDGER_REQUEUE_AFTER is: the run's history stays bounded. */
-const LEDGER_MAX_QUEUED = 500;
-
 export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<PaymentSyncResult> {
   // Checked newest first: a run records only the patch of the version it started on. Older versions' code is
-  // loaded only by the runs that need it: a run evaluates every module it imports (see ledger-reply.ts).
+  // loaded only by the runs that need it: a run evaluates every module it imports (see ledger-protocol.ts).
   /* eslint-disable @typescript-eslint/no-require-imports */
   if (patched(LOCAL_STEPS_PATCH)) return syncPayment(raw, CURRENT_STEPS);
   if (patched(ONE_ORDER_PATCH)) return syncPayment(raw, (require('./legacy/payment-sync-v3') as typeof import('./legacy/payment-sync-v3')).V3_STEPS);
@@ -215,80 +207,6 @@ function settled<T>(promise: Promise<T>): Promise<{ value: T } | { failed: unkno
 /** The result as DESIGN §2 shows it: the writer's ordering note is for the run, not for its callers. */
 function withoutOrder(result: LedgerWriteResult): LedgerWriteResult {
   return { status: result.status, row: result.row };
-}
-
-type OrderedWrite = LedgerWriteResult & { armadoAfter?: string[] };
-
-/** Step 3: the row goes to the tab's single writer, which answers by signal once it is in the sheet. */
-class LedgerSteps {
-  requeueAfterMs = DEFAULT_LEDGER_REQUEUE_MS;
-  private writes = 0;
-  /** Requests this run made (their ids come back as the activity's result), and the one being made now. */
-  private readonly asked = new Set<string>();
-  private inFlight: string | undefined;
-  private readonly replies = new Map<string, LedgerReply>();
-
-  constructor(
-    private readonly run: RunRecord,
-    private readonly queue: PaymentStepActivities['updatePaymentSheet'],
-  ) {}
-
-  /** Only answers to requests this run made are kept (the first of each): stale or forged ones cannot crowd them out. */
-  receive(raw: unknown): void {
-    const reply = parseLedgerReply(raw);
-    if (!reply) return;
-    const id = reply.requestId;
-    if ((this.asked.has(id) || this.isInFlight(id)) && !this.replies.has(id)) this.replies.set(id, reply);
-  }
-
-  /**
-   * The answer to the request being made may come before the activity's result says its id: `<run>/<write>/<attempt>`,
-   * where the run is the one that ran the activity — this one, or, replaying after a reset, the run it was reset from.
-   */
-  private isInFlight(id: string): boolean {
-    if (!this.inFlight || !id.endsWith(this.inFlight)) return false;
-    const run = id.slice(0, -this.inFlight.length);
-    const info = workflowInfo();
-    return run === info.runId || run === info.originalExecutionRunId || [...this.asked].some((asked) => asked.startsWith(`${run}/`));
-  }
-
-  write(row: LedgerRow): Promise<OrderedWrite> {
-    return this.run.step(
-      'updatePaymentSheet',
-      () => this.queueUntilWritten(row),
-      (r) => `${r.status} row ${r.row}`,
-    );
-  }
-
-  /** Queues the row, waits for the answer; with none in time (a lost reply, Sheets down), queues it again. */
-  private async queueUntilWritten(row: LedgerRow): Promise<OrderedWrite> {
-    const write = ++this.writes;
-    const giveUpAt = Date.now() + LEDGER_GIVE_UP_MS;
-    const mine: string[] = [];
-    const answer = () => mine.map((id) => this.replies.get(id)).find((r) => r !== undefined);
-    for (let attempt = 1; ; attempt++) {
-      this.inFlight = `/${write}/${attempt}`;
-      const { requestId } = await this.queue({ row, write, attempt });
-      this.asked.add(requestId);
-      this.inFlight = undefined;
-      mine.push(requestId);
-      if (attempt > 1) this.run.waiting('updatePaymentSheet', `row queued again (attempt ${attempt}): no answer from the ledger writer yet`);
-      const remaining = giveUpAt - Date.now();
-      // A lost answer is noticed within 30 s; then the wait doubles up to LEDGER_REQUEUE_AFTER (a long outage).
-      const wait = Math.min(this.requeueAfterMs, 30_000 * 2 ** Math.min(attempt - 1, 10), remaining);
-      await condition(() => answer() !== undefined, Math.max(1, wait));
-      const reply = answer();
-      if (reply && 'result' in reply) return reply.result;
-      if (reply) throw ApplicationFailure.create({ type: reply.error.type, message: reply.error.message, nonRetryable: true });
-      if (Date.now() >= giveUpAt || attempt >= LEDGER_MAX_QUEUED) {
-        throw ApplicationFailure.create({
-          type: ErrorType.ExternalApiUnavailable,
-          message: `the ledger row of invoice ${row.invoiceNumber} was not written after ${attempt} tries over ${Math.round((Date.now() - giveUpAt + LEDGER_GIVE_UP_MS) / 3_600_000)} h (Google Sheets unavailable?)`,
-          nonRetryable: true,
-        });
-      }
-    }
-  }
 }
 
 /** Steps 4 and 5: find the one bill (waiting for it on a schedule), then record the payment on it. */

@@ -1,6 +1,6 @@
 // The ledger's single writer under a burst: 200 payments at once with Google's write quota enforced.
 // BURST_N=1000 BURST_DEFAULTS=1 measures a thousand with the production batch settings (figures printed).
-import { ledgerWriterId } from '../../src/workflows/ledger-contract';
+import { ledgerWriterId } from '../../src/workflows/ledger-protocol';
 import { startE2E, type E2E } from '../helpers/e2e';
 import { writerFigures } from '../helpers/ledger-writer';
 

@@ -5,7 +5,7 @@ import { Worker } from '@temporalio/worker';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
 import { createPaymentWorker } from '../../src/worker';
-import { enqueueLedgerRowSignal, ledgerStatusQuery, ledgerWriterId } from '../../src/workflows/ledger-contract';
+import { enqueueLedgerRowSignal, ledgerStatusQuery, ledgerWriterId } from '../../src/workflows/ledger-protocol';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
 import { eventually, within } from '../helpers/eventually';
 import { localStepRecords, signalsNamed } from '../helpers/history';

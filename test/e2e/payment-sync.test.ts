@@ -2,7 +2,7 @@
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { PaymentInputError } from '../../src/client/payment-sync-client';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
-import { enqueueLedgerRowSignal, ledgerWriterId, type LedgerRequest } from '../../src/workflows/ledger-contract';
+import { enqueueLedgerRowSignal, ledgerWriterId, type LedgerRequest } from '../../src/workflows/ledger-protocol';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
 import { expectFailure } from '../helpers/failures';
 import { eventually } from '../helpers/eventually';

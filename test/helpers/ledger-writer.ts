@@ -1,7 +1,7 @@
 // Reading the ledger writer's own histories: every run of it (it continues as new), and their sizes.
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import type { LedgerWriterInput } from '../../src/workflows/ledger-contract';
+import type { LedgerWriterInput } from '../../src/workflows/ledger-protocol';
 
 type Event = temporal.api.history.v1.IHistoryEvent;
 

@@ -14,7 +14,7 @@ import { startSandboxes, type Sandboxes } from '../../dev/sandbox';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { startDevServer } from '../../src/temporal/dev-server';
 import { retryArmadoNowSignal } from '../../src/workflows/contract';
-import { ledgerWriterId } from '../../src/workflows/ledger-contract';
+import { ledgerWriterId } from '../../src/workflows/ledger-protocol';
 import { createPaymentWorker } from '../../src/worker';
 
 export const HISTORIES_DIR = join(PROJECT_ROOT, 'test', 'histories');

@@ -1,11 +1,10 @@
-// A payment run checks the writer's answers without zod (ledger-reply.ts says why); the zod schema stays the
+// A payment run checks the writer's answers without zod (ledger-protocol.ts says why); the zod schema stays the
 // definition. Property: the run's check accepts exactly what the schema accepts, and keeps the same fields.
 import fc from 'fast-check';
-import { LedgerReplySchema } from '../../src/workflows/ledger-contract';
-import { parseLedgerReply } from '../../src/workflows/ledger-reply';
+import { ledgerSchemas, parseLedgerReply } from '../../src/workflows/ledger-protocol';
 
 const viaSchema = (raw: unknown) => {
-  const parsed = LedgerReplySchema.safeParse(raw);
+  const parsed = ledgerSchemas().reply.safeParse(raw);
   return parsed.success ? parsed.data : undefined;
 };
 
@@ -24,7 +23,7 @@ const result = fc.record(
 const error = fc.record({ type: fc.oneof(text(100), loose), message: fc.oneof(text(2000), loose), extra: fc.string() }, { requiredKeys: [] });
 const reply = fc.record({ requestId: fc.oneof(text(200), loose), result: fc.oneof(result, loose), error: fc.oneof(error, loose), extra: fc.string() }, { requiredKeys: [] });
 
-test('parseLedgerReply agrees with LedgerReplySchema on replies near its edges', () => {
+test('parseLedgerReply agrees with the reply schema on replies near its edges', () => {
   fc.assert(
     fc.property(reply, (raw) => {
       expect(parseLedgerReply(raw)).toEqual(viaSchema(raw));
@@ -33,7 +32,7 @@ test('parseLedgerReply agrees with LedgerReplySchema on replies near its edges',
   );
 });
 
-test('parseLedgerReply agrees with LedgerReplySchema on anything at all', () => {
+test('parseLedgerReply agrees with the reply schema on anything at all', () => {
   fc.assert(
     fc.property(fc.anything(), (raw) => {
       expect(parseLedgerReply(raw)).toEqual(viaSchema(raw));

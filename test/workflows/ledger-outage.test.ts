@@ -10,7 +10,7 @@ import { parsePaymentInput, type PaymentSyncInput } from '../../src/domain/payme
 import type { ConfirmedPayment } from '../../src/domain/shapes';
 import { startSandboxes, type Sandboxes } from '../../dev/sandbox';
 import { InvoiceNumberKey } from '../../src/workflows/contract';
-import { ledgerWriterId } from '../../src/workflows/ledger-contract';
+import { ledgerWriterId } from '../../src/workflows/ledger-protocol';
 import { startTimeSkipping } from '../helpers/time-skipping';
 import { writerFigures } from '../helpers/ledger-writer';
 

@@ -8,7 +8,7 @@ import { Context } from '@temporalio/activity';
 import type { QueueLedgerRowArgs } from '../../src/activities/ledger-step';
 import { parsePaymentInput, type PaymentSyncInput } from '../../src/domain/payment-input';
 import type { ArmadoOutcome, ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult } from '../../src/domain/shapes';
-import { ledgerRowWrittenSignal } from '../../src/workflows/ledger-contract';
+import { ledgerRowWrittenSignal } from '../../src/workflows/ledger-protocol';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
 import { expectFailure } from '../helpers/failures';
 import { localStepRecords } from '../helpers/history';

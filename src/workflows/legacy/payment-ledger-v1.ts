@@ -5,12 +5,13 @@ import type { Activities } from '../../activities';
 import { NON_RETRYABLE_TYPES } from '../../domain/errors';
 import type { LedgerWriteResult } from '../../domain/shapes';
 import {
+  legacyEnqueueLedgerRowByOldNameSignal,
   legacyEnqueueLedgerRowSignal as enqueueLedgerRowSignal,
   ledgerStatusQuery,
   type LegacyLedgerCompletion as LedgerCompletion,
   type LegacyLedgerEntry as LedgerEntry,
   type LegacyLedgerWorkflowInput as LedgerWorkflowInput,
-} from '../ledger-contract';
+} from '../ledger-protocol';
 
 const { writeLedgerRows } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -28,13 +29,16 @@ export async function legacyPaymentLedgerWorkflow(input: LedgerWorkflowInput): P
   let batchesWritten = 0;
 
   setHandler(ledgerStatusQuery, () => ({ pending: pending.length, rowsWritten, batchesWritten, rejectedSignals: 0, failedWrites: 0 }));
-  setHandler(enqueueLedgerRowSignal, (entry) => {
+  const enqueue = (entry: LedgerEntry) => {
     // A run has one ledger write in flight at a time: an entry of the same run is a retried attempt
     // (or a reset run) whose older task token can no longer be completed, so it takes that place.
     const index = pending.findIndex((e) => e.row.workflowId === entry.row.workflowId);
     if (index >= 0) pending[index] = entry;
     else pending.push(entry);
-  });
+  };
+  setHandler(enqueueLedgerRowSignal, enqueue);
+  // The name these entries had when they shared it with the current protocol: in the histories of old writers.
+  setHandler(legacyEnqueueLedgerRowByOldNameSignal, enqueue);
 
   for (;;) {
     await condition(() => pending.length > 0);

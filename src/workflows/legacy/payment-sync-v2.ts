@@ -7,7 +7,7 @@ import { ErrorType, failureTypeOf, NON_RETRYABLE_TYPES } from '../../domain/erro
 import { checkPaymentInput, type PaymentSyncInput } from '../../domain/payment-input';
 import type { ArmadoBill, ArmadoOutcome, ConfirmedPayment, LedgerRow, LedgerWriteResult, PaymentSyncResult } from '../../domain/shapes';
 import { retryArmadoNowSignal, statusQuery } from '../contract';
-import { LedgerReplySchema, ledgerRowWrittenSignal, type LedgerReply } from '../ledger-contract';
+import { ledgerRowWrittenSignal, ledgerSchemas, type LedgerReply } from '../ledger-protocol';
 import { RunRecord, stepFailure, type StepFailure } from '../run-record';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_TYPES];
@@ -47,7 +47,7 @@ export async function legacyPaymentSyncWorkflowV2(raw: PaymentSyncInput): Promis
   setHandler(statusQuery, () => run.status);
   setHandler(retryArmadoNowSignal, () => void (armadoNow.requested = true));
   setHandler(ledgerRowWrittenSignal, (reply: unknown) => {
-    const parsed = LedgerReplySchema.safeParse(reply);
+    const parsed = ledgerSchemas().reply.safeParse(reply);
     // Kept until the step looks: only answers to requests this run made count (a stale or forged one is ignored).
     if (parsed.success && ledgerReplies.size < 100 && !ledgerReplies.has(parsed.data.requestId)) ledgerReplies.set(parsed.data.requestId, parsed.data as LedgerReply);
   });
