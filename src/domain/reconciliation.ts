@@ -133,131 +133,269 @@ export function settlementPaymentId(settlingRunWorkflowId: string, hash: (text: 
   return `${RECONCILED_PREFIX}${hash(settlingRunWorkflowId)}`;
 }
 
-export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string): Verdict {
-  const { candidate, tempo } = facts;
-  const invoiceNumber = candidate.invoiceNumber;
-  const ledger = candidate.ledger;
-  const say = (kind: Finding['kind'], action: FindingAction, detail: string, workflowId?: string): Verdict => ({ finding: { invoiceNumber, kind, action, detail, workflowId } });
+/** What the rules read: one invoice's facts, and what follows from them, worked out once. */
+interface InvoiceCase {
+  invoiceNumber: string;
+  candidate: Candidate;
+  ledger?: LedgerSnapshotRow;
+  /** Tempo's FACTURE; an invoice Tempo does not have reads as not settled. */
+  tempo: { found: boolean; fullyPaid: boolean; settledOn?: string; totalAmount?: number; paidAmount?: number };
+  bills: ArmadoBillFacts[];
+  ledgerPaymentType?: number;
+  running?: KnownRun;
+  latestRun?: KnownRun;
+  /** The payments the service ran, in the one order of payments. */
+  payments: KnownRun[];
+  /** In cents. */
+  knownSum?: number;
+  invoiceTotal?: number;
+  ledgerPaid: boolean;
+  hash: (text: string) => string;
+}
 
-  const running = facts.runs.find((r) => r.status === 'RUNNING');
-  if (running) return say('sync-running', 'none', 'a payment sync is still running for this invoice; it settles the invoice itself', running.workflowId);
-
+function invoiceCase(facts: InvoiceFacts, hash: (text: string) => string): InvoiceCase {
+  const tempo: InvoiceCase['tempo'] = facts.tempo.found ? facts.tempo : { found: false, fullyPaid: false };
   // A run the reconciliation started re-syncs a payment already counted (the settling one): not a payment of its own.
   const payments = paymentRuns(facts.runs)
     .filter((r) => !r.input?.paymentId?.startsWith(RECONCILED_PREFIX))
     .sort((a, b) => (a.instant ?? 0) - (b.instant ?? 0) || a.startedAt.localeCompare(b.startedAt));
-  const latestRun = [...facts.runs].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1);
-  if (latestRun && CLOSED_FAILED.has(latestRun.status) && paymentRuns([latestRun]).length === 1) {
-    return say(
-      'last-run-failed',
-      'operator',
-      `the last run ${latestRun.status.toLowerCase()}${latestRun.failureType ? ` with ${latestRun.failureType}` : ''}; fix the cause, then: tempo-armado-sync reset-failed --query 'WorkflowId="${latestRun.workflowId}"'`,
-      latestRun.workflowId,
-    );
-  }
-
-  if (!ledger && payments.length === 0 && candidate.reason !== 'asked') {
-    const refused = latestRun?.failureType ? ` (${latestRun.failureType})` : '';
-    // Refused runs wrote nothing; but if Tempo says settled, a payment is missing from both stores.
-    if (!(tempo.found && tempo.fullyPaid)) return say('in-sync', 'none', `its failed runs were refused before any write${refused}: no payment to sync`, latestRun?.workflowId);
-    const retry = latestRun?.input ? ` If it is that payment, sync it: ${retryCommand(latestRun.input)}` : '';
-    return say(
-      'settled-in-tempo',
-      'operator',
-      `Tempo says settled, but every run of this invoice was refused before any write${refused}: nothing is in the ledger or Armado.${retry}`,
-      latestRun?.workflowId,
-    );
-  }
-  if (!tempo.found) return say('tempo-invoice-missing', 'operator', 'Tempo has no such invoice in this dossier (FACTURE answered 404); check the ledger row');
-
-  const exact = facts.bills;
   // Unknown when a payment has no amount, or when no run is left to read (past the namespace's retention, the
   // ledger row alone does not tell the earlier partial payments).
   const knownSum = payments.length > 0 && payments.every((p) => p.input?.amount !== undefined) ? payments.reduce((sum, p) => sum + cents(p.input?.amount ?? 0), 0) : undefined;
-  const invoiceTotal = tempo.totalAmount ?? tempo.paidAmount;
-  const ledgerPaid = ledger?.status === 'Payée';
+  return {
+    invoiceNumber: facts.candidate.invoiceNumber,
+    candidate: facts.candidate,
+    ledger: facts.candidate.ledger,
+    tempo,
+    bills: facts.bills,
+    ledgerPaymentType: facts.ledgerPaymentType,
+    running: facts.runs.find((r) => r.status === 'RUNNING'),
+    latestRun: [...facts.runs].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).at(-1),
+    payments,
+    knownSum,
+    invoiceTotal: tempo.totalAmount ?? tempo.paidAmount,
+    ledgerPaid: facts.candidate.ledger?.status === 'Payée',
+    hash,
+  };
+}
 
-  if (tempo.fullyPaid && !ledgerPaid) {
-    const latest = payments.at(-1);
-    const settledOn = tempo.settledOn ? `${tempo.settledOn.slice(0, 4)}-${tempo.settledOn.slice(4, 6)}-${tempo.settledOn.slice(6, 8)}` : 'an unknown date';
-    const known =
-      payments.length === 0
-        ? "no run of it (past Temporal's retention?)"
-        : knownSum === undefined
-          ? 'payments without an amount'
-          : `${euros(knownSum / 100)} in ${payments.length} payment(s)`;
-    // Certain only when the payments the service ran add up to the whole invoice: then the latest of them
-    // settled it (Tempo was marked paid after its run read FACTURE), and its mode and date are known.
-    if (latest?.input && knownSum !== undefined && invoiceTotal !== undefined && knownSum === cents(invoiceTotal)) {
-      const start: PaymentSyncInput = { ...latest.input, tempoStatus: 200, paymentId: settlementPaymentId(latest.workflowId, hash) };
-      return {
-        finding: {
-          invoiceNumber,
-          kind: 'settled-in-tempo',
-          action: 'sync-started',
-          detail: `Tempo settled it on ${settledOn}; the runs the service knows cover the whole ${euros(invoiceTotal)}: the settling payment (${latest.input.paymentMode}, ${latest.input.paymentDate}) is synced again as paid`,
-        },
-        start,
-      };
-    }
-    if (invoiceTotal !== undefined && knownSum !== undefined && knownSum > cents(invoiceTotal)) {
+function say(c: InvoiceCase, kind: Finding['kind'], action: FindingAction, detail: string, workflowId?: string): Verdict {
+  return { finding: { invoiceNumber: c.invoiceNumber, kind, action, detail, workflowId } };
+}
+
+const lastRunFailed = (c: InvoiceCase) => c.latestRun !== undefined && CLOSED_FAILED.has(c.latestRun.status) && paymentRuns([c.latestRun]).length === 1;
+/** Neither the ledger nor any payment run knows of a payment, and no one asked about this invoice. */
+const nothingWritten = (c: InvoiceCase) => !c.ledger && c.payments.length === 0 && c.candidate.reason !== 'asked';
+const refusedBecause = (c: InvoiceCase) => (c.latestRun?.failureType ? ` (${c.latestRun.failureType})` : '');
+const settledButNotInLedger = (c: InvoiceCase) => c.tempo.fullyPaid && !c.ledgerPaid;
+const settledOnText = (c: InvoiceCase) =>
+  c.tempo.settledOn ? `${c.tempo.settledOn.slice(0, 4)}-${c.tempo.settledOn.slice(4, 6)}-${c.tempo.settledOn.slice(6, 8)}` : 'an unknown date';
+/** What the known payments leave of the invoice, in euros (undefined when either is unknown). */
+const shortfall = (c: InvoiceCase) => (c.invoiceTotal !== undefined && c.knownSum !== undefined ? c.invoiceTotal - c.knownSum / 100 : undefined);
+const billWithPayment = (c: InvoiceCase) => c.bills.find((b) => b.paymentType !== null);
+const onlyBill = (c: InvoiceCase) => c.bills[0] as ArmadoBillFacts;
+
+function knownPaymentsText(c: InvoiceCase): string {
+  if (c.payments.length === 0) return "no run of it (past Temporal's retention?)";
+  if (c.knownSum === undefined) return 'payments without an amount';
+  return `${euros(c.knownSum / 100)} in ${c.payments.length} payment(s)`;
+}
+
+type SettlingRun = { workflowId: string; input: PaymentSyncInput };
+
+/**
+ * Certain only when the payments the service ran add up to the whole invoice: then the latest of them settled it
+ * (Tempo was marked paid after its run read FACTURE), and its mode and date are known.
+ */
+function settlingRun(c: InvoiceCase): SettlingRun | undefined {
+  const latest = c.payments.at(-1);
+  if (!latest?.input || c.knownSum === undefined || c.invoiceTotal === undefined || c.knownSum !== cents(c.invoiceTotal)) return undefined;
+  return { workflowId: latest.workflowId, input: latest.input };
+}
+
+function resyncSettlement(c: InvoiceCase): Verdict {
+  const latest = settlingRun(c) as SettlingRun;
+  const start: PaymentSyncInput = { ...latest.input, tempoStatus: 200, paymentId: settlementPaymentId(latest.workflowId, c.hash) };
+  return {
+    finding: {
+      invoiceNumber: c.invoiceNumber,
+      kind: 'settled-in-tempo',
+      action: 'sync-started',
+      detail: `Tempo settled it on ${settledOnText(c)}; the runs the service knows cover the whole ${euros(c.invoiceTotal as number)}: the settling payment (${latest.input.paymentMode}, ${latest.input.paymentDate}) is synced again as paid`,
+    },
+    start,
+  };
+}
+
+function settlementNeverSynced(c: InvoiceCase): Verdict {
+  const { invoiceTotal, tempo } = c;
+  const missing = shortfall(c);
+  return say(
+    c,
+    'settled-in-tempo',
+    'operator',
+    `Tempo settled it on ${settledOnText(c)} (total ${invoiceTotal === undefined ? '?' : euros(invoiceTotal)}), the service knows ${knownPaymentsText(c)}:${missing !== undefined ? ` a payment of ${euros(missing)}` : ' a payment'} never triggered a sync and its mode is unknown. ` +
+      `Start it, with MODE its mode (one the modes command lists)${tempo.settledOn ? '' : ' and DATE its date'}: tempo-armado-sync start --invoice ${c.invoiceNumber} --mode MODE --date ${tempo.settledOn ? settledOnText(c) : 'DATE'} --tempo-status 200${missing !== undefined ? ` --amount ${missing.toFixed(2)}` : ''} --retry-failed (or add it to a backfill file)`,
+  );
+}
+
+/** One rule of the reconciliation: the first of RULES that applies gives the verdict. */
+interface Rule {
+  name: string;
+  applies: (c: InvoiceCase) => boolean;
+  verdict: (c: InvoiceCase) => Verdict;
+}
+
+const RULES: readonly Rule[] = [
+  {
+    name: 'a sync is running',
+    applies: (c) => c.running !== undefined,
+    verdict: (c) => say(c, 'sync-running', 'none', 'a payment sync is still running for this invoice; it settles the invoice itself', c.running?.workflowId),
+  },
+  {
+    name: 'the last payment run failed',
+    applies: lastRunFailed,
+    verdict: (c) => {
+      const run = c.latestRun as KnownRun;
       return say(
+        c,
+        'last-run-failed',
+        'operator',
+        `the last run ${run.status.toLowerCase()}${run.failureType ? ` with ${run.failureType}` : ''}; fix the cause, then: tempo-armado-sync reset-failed --query 'WorkflowId="${run.workflowId}"'`,
+        run.workflowId,
+      );
+    },
+  },
+  // Refused runs wrote nothing; but if Tempo says settled, a payment is missing from both stores.
+  {
+    name: 'every run was refused, and Tempo is not settled',
+    applies: (c) => nothingWritten(c) && !c.tempo.fullyPaid,
+    verdict: (c) => say(c, 'in-sync', 'none', `its failed runs were refused before any write${refusedBecause(c)}: no payment to sync`, c.latestRun?.workflowId),
+  },
+  {
+    name: 'every run was refused, but Tempo is settled',
+    applies: (c) => nothingWritten(c) && c.tempo.fullyPaid,
+    verdict: (c) => {
+      const retry = c.latestRun?.input ? ` If it is that payment, sync it: ${retryCommand(c.latestRun.input)}` : '';
+      return say(
+        c,
         'settled-in-tempo',
         'operator',
-        `Tempo settled it on ${settledOn} (total ${euros(invoiceTotal)}) but the service's runs add up to more, ${known}: a payment synced twice under different ids, or the wrong invoice? Check its runs: tempo-armado-sync status ${invoiceNumber}`,
+        `Tempo says settled, but every run of this invoice was refused before any write${refusedBecause(c)}: nothing is in the ledger or Armado.${retry}`,
+        c.latestRun?.workflowId,
       );
-    }
-    const missing = invoiceTotal !== undefined && knownSum !== undefined ? ` a payment of ${euros(invoiceTotal - knownSum / 100)}` : ' a payment';
-    return say(
-      'settled-in-tempo',
-      'operator',
-      `Tempo settled it on ${settledOn} (total ${invoiceTotal === undefined ? '?' : euros(invoiceTotal)}), the service knows ${known}:${missing} never triggered a sync and its mode is unknown. ` +
-        `Start it, with MODE its mode (one the modes command lists)${tempo.settledOn ? '' : ' and DATE its date'}: tempo-armado-sync start --invoice ${invoiceNumber} --mode MODE --date ${tempo.settledOn ? settledOn : 'DATE'} --tempo-status 200${invoiceTotal !== undefined && knownSum !== undefined ? ` --amount ${(invoiceTotal - knownSum / 100).toFixed(2)}` : ''} --retry-failed (or add it to a backfill file)`,
-    );
-  }
-
-  if (!tempo.fullyPaid) {
-    if (ledgerPaid)
-      return say(
+    },
+  },
+  {
+    name: 'Tempo has no such invoice',
+    applies: (c) => !c.tempo.found,
+    verdict: (c) => say(c, 'tempo-invoice-missing', 'operator', 'Tempo has no such invoice in this dossier (FACTURE answered 404); check the ledger row'),
+  },
+  // From here Tempo has the invoice. Settled there, not in the ledger:
+  {
+    name: "the service's runs settled it",
+    applies: (c) => settledButNotInLedger(c) && settlingRun(c) !== undefined,
+    verdict: resyncSettlement,
+  },
+  {
+    name: "the service's runs add up to more than the invoice",
+    applies: (c) => settledButNotInLedger(c) && c.invoiceTotal !== undefined && c.knownSum !== undefined && c.knownSum > cents(c.invoiceTotal),
+    verdict: (c) =>
+      say(
+        c,
+        'settled-in-tempo',
+        'operator',
+        `Tempo settled it on ${settledOnText(c)} (total ${euros(c.invoiceTotal as number)}) but the service's runs add up to more, ${knownPaymentsText(c)}: a payment synced twice under different ids, or the wrong invoice? Check its runs: tempo-armado-sync status ${c.invoiceNumber}`,
+      ),
+  },
+  {
+    name: 'the settling payment never triggered a sync',
+    applies: settledButNotInLedger,
+    verdict: settlementNeverSynced,
+  },
+  // Not settled in Tempo:
+  {
+    name: 'the ledger says paid',
+    applies: (c) => !c.tempo.fullyPaid && c.ledgerPaid,
+    verdict: (c) =>
+      say(
+        c,
         'tempo-not-settled',
         'operator',
-        `the ledger says Payée (${ledger?.paymentDate}) but Tempo's FACTURE says not fully paid (RegleeTotale ≠ OUI): was the payment cancelled in Tempo?`,
-      );
-    const withPayment = exact.find((b) => b.paymentType !== null);
-    if (withPayment) return say('armado-disagrees', 'operator', `Tempo says partially paid but Armado's ${describeBill(withPayment)}`);
-    if (tempo.paidAmount !== undefined && knownSum !== undefined && cents(tempo.paidAmount) > knownSum) {
+        `the ledger says Payée (${c.ledger?.paymentDate}) but Tempo's FACTURE says not fully paid (RegleeTotale ≠ OUI): was the payment cancelled in Tempo?`,
+      ),
+  },
+  {
+    name: "Armado's bill carries a payment",
+    applies: (c) => !c.tempo.fullyPaid && billWithPayment(c) !== undefined,
+    verdict: (c) => say(c, 'armado-disagrees', 'operator', `Tempo says partially paid but Armado's ${describeBill(billWithPayment(c) as ArmadoBillFacts)}`),
+  },
+  {
+    name: 'Tempo received more than the service knows',
+    applies: (c) => !c.tempo.fullyPaid && c.tempo.paidAmount !== undefined && c.knownSum !== undefined && cents(c.tempo.paidAmount) > c.knownSum,
+    verdict: (c) => {
+      const paid = c.tempo.paidAmount as number;
+      const known = (c.knownSum as number) / 100;
       return say(
+        c,
         'payment-missing',
         'operator',
-        `Tempo has received ${euros(tempo.paidAmount)}, the service knows ${euros(knownSum / 100)}: a partial payment of ${euros(tempo.paidAmount - knownSum / 100)} never triggered a sync (its mode and date are unknown; add it to a backfill file)`,
+        `Tempo has received ${euros(paid)}, the service knows ${euros(known)}: a partial payment of ${euros(paid - known)} never triggered a sync (its mode and date are unknown; add it to a backfill file)`,
       );
-    }
-    return say('in-sync', 'none', `partially paid${tempo.paidAmount !== undefined ? ` (${euros(tempo.paidAmount)} received)` : ''}; waiting for the rest`);
-  }
-
+    },
+  },
+  {
+    name: 'partially paid',
+    applies: (c) => !c.tempo.fullyPaid,
+    verdict: (c) => say(c, 'in-sync', 'none', `partially paid${c.tempo.paidAmount !== undefined ? ` (${euros(c.tempo.paidAmount)} received)` : ''}; waiting for the rest`),
+  },
   // Fully paid in Tempo and Payée in the ledger: Armado must carry the ledger's payment.
-  if (exact.length === 0)
-    return say(
-      'armado-bill-missing',
-      'operator',
-      `Armado has no bill with reference ${invoiceNumber}; create it, then reconcile again or reset the run ${ledger?.workflowId ?? ''}`.trim(),
-      ledger?.workflowId || undefined,
-    );
-  if (exact.length > 1)
-    return say('armado-bill-ambiguous', 'operator', `Armado has ${exact.length} bills with reference ${invoiceNumber} (ids ${exact.map((b) => b.id).join(', ')}); keep one`);
-  const bill = exact[0] as ArmadoBillFacts;
-  if (!billCarries(bill, facts.ledgerPaymentType, ledger?.paymentDate ?? '')) {
-    return say(
-      'armado-disagrees',
-      'operator',
-      `the ledger shows ${ledger?.paymentMode} on ${ledger?.paymentDate} (paymentType ${facts.ledgerPaymentType ?? '?'}) but Armado's ${describeBill(bill)}. ` +
-        `Nothing was overwritten (a person may have changed it on purpose); to put the ledger's payment back on the bill: tempo-armado-sync reapply-ledger --invoice ${invoiceNumber}`,
-      ledger?.workflowId || undefined,
-    );
-  }
-  if (!ledger?.billId)
-    return say('bill-id-missing', 'operator', `Armado's bill ${bill.id} carries the payment but the ledger's "Bill Armado" cell is empty; type ${bill.id} there`);
-  return say('in-sync', 'none', `paid; Armado bill ${bill.id} carries the payment`);
+  {
+    name: 'Armado has no bill',
+    applies: (c) => c.bills.length === 0,
+    verdict: (c) =>
+      say(
+        c,
+        'armado-bill-missing',
+        'operator',
+        `Armado has no bill with reference ${c.invoiceNumber}; create it, then reconcile again or reset the run ${c.ledger?.workflowId ?? ''}`.trim(),
+        c.ledger?.workflowId || undefined,
+      ),
+  },
+  {
+    name: 'Armado has several bills',
+    applies: (c) => c.bills.length > 1,
+    verdict: (c) =>
+      say(c, 'armado-bill-ambiguous', 'operator', `Armado has ${c.bills.length} bills with reference ${c.invoiceNumber} (ids ${c.bills.map((b) => b.id).join(', ')}); keep one`),
+  },
+  {
+    name: "the bill does not carry the ledger's payment",
+    applies: (c) => !billCarries(onlyBill(c), c.ledgerPaymentType, c.ledger?.paymentDate ?? ''),
+    verdict: (c) =>
+      say(
+        c,
+        'armado-disagrees',
+        'operator',
+        `the ledger shows ${c.ledger?.paymentMode} on ${c.ledger?.paymentDate} (paymentType ${c.ledgerPaymentType ?? '?'}) but Armado's ${describeBill(onlyBill(c))}. ` +
+          `Nothing was overwritten (a person may have changed it on purpose); to put the ledger's payment back on the bill: tempo-armado-sync reapply-ledger --invoice ${c.invoiceNumber}`,
+        c.ledger?.workflowId || undefined,
+      ),
+  },
+  {
+    name: "the ledger lacks the bill's id",
+    applies: (c) => !c.ledger?.billId,
+    verdict: (c) =>
+      say(c, 'bill-id-missing', 'operator', `Armado's bill ${onlyBill(c).id} carries the payment but the ledger's "Bill Armado" cell is empty; type ${onlyBill(c).id} there`),
+  },
+];
+
+/** When no rule applies: settled everywhere, and Armado's one bill carries the ledger's payment. */
+const agrees = (c: InvoiceCase): Verdict => say(c, 'in-sync', 'none', `paid; Armado bill ${onlyBill(c).id} carries the payment`);
+
+/** What one invoice's facts conclude: the first rule that applies, in the order of RULES. */
+export function judgeInvoice(facts: InvoiceFacts, hash: (text: string) => string): Verdict {
+  const c = invoiceCase(facts, hash);
+  return (RULES.find((rule) => rule.applies(c))?.verdict ?? agrees)(c);
 }
 
 /**
