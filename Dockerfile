@@ -1,8 +1,9 @@
 # tempo-armado-sync: one image for the worker (default command) and the HTTP intake.
-# Not built on the development machines (no Docker engine there); test/unit/deployment.test.ts checks it.
+# Node 24, the line CI runs (scripts/use-node.sh). Not built on the development machines (no Docker engine
+# there); test/unit/deployment.test.ts checks it.
 
 # --- build: compile, bundle the workflows once, then keep production dependencies only ---
-FROM node:20.18.1-bookworm-slim AS build
+FROM node:24.22.3-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Exactly the lock's versions, as CI installs them (.ci/run).
@@ -14,7 +15,7 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 # --- runtime: no compiler, no dev dependencies, not root ---
-FROM node:20.18.1-bookworm-slim AS runtime
+FROM node:24.22.3-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
     METRICS_PORT=9464 \

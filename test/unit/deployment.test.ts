@@ -103,3 +103,14 @@ describe('the image carries the service only', () => {
     expect(copies.filter((f) => !['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src'].includes(f))).toEqual([]);
   });
 });
+
+test('one Node line everywhere: the image, CI (scripts/use-node.sh), .nvmrc and engines agree, and this run is on it', () => {
+  const pinned = /^NODE_PINNED=(\d+)\.\d+\.\d+$/m.exec(read('scripts/use-node.sh'))?.[1];
+  const images = [...read('Dockerfile').matchAll(/^FROM node:(\d+)\.[\d.]+-/gm)].map((m) => m[1]);
+  const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+  expect(images).toHaveLength(2);
+  expect(new Set([pinned, ...images, read('.nvmrc').trim()])).toEqual(new Set([pinned]));
+  expect(engines).toBe(`>=${pinned}`);
+  // CI sources scripts/use-node.sh: a suite that ran on another line would prove nothing about the supported one.
+  if (process.env.CI) expect(process.versions.node.split('.')[0]).toBe(pinned);
+});
