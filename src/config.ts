@@ -155,6 +155,22 @@ export const EnvSchema = z.object({
     .pipe(z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'must be one of TRACE, DEBUG, INFO, WARN, ERROR' })),
   WORKER_SHUTDOWN_GRACE: duration('30s'),
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).optional(),
+  // 0 turns the backlog gauges off; below a few seconds the visibility store would do little else.
+  BACKLOG_SAMPLE_INTERVAL: z
+    .string()
+    .trim()
+    .default('60s')
+    .transform((value, ctx) => {
+      if (value === '0') return 0;
+      try {
+        const ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
+        if (ms >= 1_000) return ms;
+      } catch {
+        // reported below
+      }
+      ctx.addIssue({ code: 'custom', message: 'must be 0 (off) or a duration of at least 1s, such as "60s", "5m"' });
+      return z.NEVER;
+    }),
   WORKFLOW_BUNDLE: z.string().trim().min(1).optional(),
 });
 
@@ -220,6 +236,8 @@ export const ConfigSchema = EnvSchema.transform((e) => ({
      * 1,000 payments took 66 s with 250 kept against 55 s with all, for the same memory. Lower it to bound memory.
      */
     maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+    /** How often the worker samples the backlog for its gauges (operations/backlog.ts); 0: never. */
+    backlogSampleIntervalMs: e.BACKLOG_SAMPLE_INTERVAL,
     /** A workflow bundle built ahead (the container image); otherwise bundled at start. */
     workflowBundle: e.WORKFLOW_BUNDLE,
   },

@@ -33,6 +33,16 @@ export const METRIC = {
   /** Emitted by reconcilePaymentsWorkflow at the end of a (non-dry) run, by drift kind. */
   reconcileDrift: 'tempo_armado_sync_reconcile_drift',
   reconcileSyncsStarted: 'tempo_armado_sync_reconcile_syncs_started',
+  /** The backlog, sampled by every worker (operations/backlog.ts): alert on their max. */
+  openPayments: 'tempo_armado_sync_open_payments',
+  oldestOpenPaymentAge: 'tempo_armado_sync_oldest_open_payment_age_seconds',
+  ledgerBacklogRows: 'tempo_armado_sync_ledger_backlog_rows',
+  ledgerOldestQueuedAge: 'tempo_armado_sync_ledger_oldest_queued_age_seconds',
+  ledgerFailedWrites: 'tempo_armado_sync_ledger_failed_writes',
+  reconcileLastCompleted: 'tempo_armado_sync_reconcile_last_completed_timestamp_seconds',
+  reconcileLastDrift: 'tempo_armado_sync_reconcile_last_drift',
+  backlogSampled: 'tempo_armado_sync_backlog_sampled_timestamp_seconds',
+  backlogVisibilityCalls: 'tempo_armado_sync_backlog_visibility_calls',
 } as const;
 
 export function businessMetricsFrom(meter: MetricMeter): BusinessMetrics {

@@ -3,7 +3,9 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityClients } from './activities';
 import type { Config } from './config';
+import { BacklogSampler, backlogGauges, startBacklogSampler } from './operations/backlog';
 import { ensureReconcileSchedule } from './operations/reconcile';
+import { SEARCH_ATTRIBUTE_KEYS } from './workflows/contract';
 import { connectWorker, temporalConnectionSettings, type TemporalConnectionSettings } from './temporal/connection';
 import { cachedWorkflowBundle } from './temporal/workflow-bundle';
 
@@ -51,9 +53,11 @@ export async function runWorker(config: Config, settings: TemporalConnectionSett
   try {
     // The namespace resolved with the connection, as every client resolves it: a profile's namespace is polled too.
     const namespace = settings.namespace;
+    await requireSearchAttributes(connection, namespace, (message) => log.warn(message));
     const worker = await createPaymentWorker({ config, connection, namespace });
+    const client = new Client({ connection, namespace });
     // Payments come first: a Schedule that cannot be set now is logged and tried again at the next start.
-    await ensureReconcileSchedule(new Client({ connection, namespace }), {
+    await ensureReconcileSchedule(client, {
       cron: config.reconcile.cron,
       timeZone: config.armado.timeZone,
       taskQueue: config.temporal.taskQueue,
@@ -68,9 +72,43 @@ export async function runWorker(config: Config, settings: TemporalConnectionSett
       security: settings.security,
       metrics: config.worker.metricsPort > 0 ? `:${config.worker.metricsPort}/metrics` : 'off',
     });
-    await worker.run();
+    const intervalMs = config.worker.backlogSampleIntervalMs;
+    const sampler =
+      intervalMs > 0
+        ? startBacklogSampler(
+            new BacklogSampler(client, { taskQueue: config.temporal.taskQueue, spreadsheetId: config.sheets.spreadsheetId, sheetName: config.sheets.sheetName }),
+            backlogGauges(Runtime.instance().metricMeter),
+            intervalMs,
+            (err) => log.warn('backlog not sampled; the gauges keep their last values', { error: err instanceof Error ? err.message : String(err) }),
+          )
+        : undefined;
+    try {
+      await worker.run();
+    } finally {
+      sampler?.stop();
+    }
     log.info('worker stopped', { taskQueue: config.temporal.taskQueue });
   } finally {
     await connection.close();
+  }
+}
+
+/**
+ * A run that writes a search attribute the namespace does not have fails its workflow task again and again: refuse
+ * to start instead, naming the fix. Where listing them is not allowed (a narrower role), say so and go on.
+ */
+async function requireSearchAttributes(connection: NativeConnection, namespace: string, warn: (message: string) => void): Promise<void> {
+  let registered: Record<string, unknown> | undefined;
+  try {
+    registered = (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
+  } catch (err) {
+    warn(`search attributes not checked (${err instanceof Error ? err.message : String(err)}); run deploy/temporal/create-namespace.sh if any is missing`);
+    return;
+  }
+  const missing = SEARCH_ATTRIBUTE_KEYS.map((k) => k.name).filter((name) => !(name in (registered as object)));
+  if (missing.length > 0) {
+    throw new Error(
+      `search attributes missing in namespace "${namespace}": ${missing.join(', ')}; register them (deploy/temporal/create-namespace.sh, or temporal operator search-attribute create --name <name> --type Keyword) before starting workers`,
+    );
   }
 }

@@ -14,11 +14,11 @@ temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$NAMESPAC
   || temporal operator namespace create --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" --retention "${TEMPORAL_RETENTION:-30d}"
 # A new namespace takes a few seconds to reach every part of the server.
 until temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" >/dev/null 2>&1; do sleep 1; done
-for attribute in InvoiceNumber PaymentMode SyncOutcome; do
+for attribute in InvoiceNumber PaymentMode SyncOutcome SyncWaitingFor; do
   if temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" | grep -qw "$attribute"; then
     echo "search attribute $attribute already registered"
   else
     temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" --name "$attribute" --type Keyword
   fi
 done
-echo "namespace $NAMESPACE ready with InvoiceNumber, PaymentMode, SyncOutcome"
+echo "namespace $NAMESPACE ready with InvoiceNumber, PaymentMode, SyncOutcome, SyncWaitingFor"

@@ -123,10 +123,17 @@ export interface LedgerWriterInput {
   settings?: LedgerSettings;
   /** Requests queued but not yet written when the previous run continued as new (bounded by maxCarried). */
   pending?: LedgerRequest[];
+  /** When each of `pending` was first queued (ms since the epoch): the backlog's age survives a rollover. */
+  pendingSince?: number[];
 }
 
 export interface LedgerWriterStatus {
+  /** Rows queued, not yet taken into a batch. */
   pending: number;
+  /** Rows queued or being written: not in the sheet yet. */
+  backlog?: number;
+  /** When the oldest of those was first queued (ms since the epoch), null when there is none. */
+  oldestQueuedAt?: number | null;
   rowsWritten: number;
   batchesWritten: number;
   rejectedSignals: number;
@@ -275,9 +282,17 @@ export function writeBackoffMs(failedWrites: number): number {
 /** The writer's queue, in arrival order: one request per payment run (by workflow id), the newest. */
 export class PendingRequests {
   private readonly byRun = new Map<string, LedgerRequest>();
+  /** When each run's row was first queued (workflow time, ms): the backlog's age, kept across newer requests. */
+  private readonly since = new Map<string, number>();
+  /** The batch being written: still not in the sheet. */
+  private writing: LedgerRequest[] = [];
 
-  constructor(carried: LedgerRequest[] = []) {
-    for (const request of carried) this.accept(request);
+  constructor(carried: LedgerRequest[] = [], carriedSince: number[] = []) {
+    carried.forEach((request, i) => {
+      this.accept(request);
+      const at = carriedSince[i];
+      if (at !== undefined) this.since.set(request.replyTo.workflowId, at);
+    });
   }
 
   get size(): number {
@@ -286,16 +301,25 @@ export class PendingRequests {
 
   /** A signal from an attempt that timed out can arrive after its successor's: the newer request stays, in place. */
   accept(request: LedgerRequest): void {
-    const current = this.byRun.get(request.replyTo.workflowId);
+    const id = request.replyTo.workflowId;
+    const current = this.byRun.get(id);
+    if (!this.since.has(id)) this.since.set(id, Date.now());
     if (current && isNewerRequest(current, request)) return;
-    this.byRun.set(request.replyTo.workflowId, request);
+    this.byRun.set(id, request);
   }
 
-  /** The next batch, taken out of the queue. */
+  /** The next batch, taken out of the queue (until it is written or put back). */
   take(max: number): LedgerRequest[] {
     const batch = this.first(max);
     for (const request of batch) this.byRun.delete(request.replyTo.workflowId);
+    this.writing = batch;
     return batch;
+  }
+
+  /** The batch is in the sheet (or failed for good): its rows no longer wait, unless queued again meanwhile. */
+  written(batch: LedgerRequest[]): void {
+    for (const request of batch) if (!this.byRun.has(request.replyTo.workflowId)) this.since.delete(request.replyTo.workflowId);
+    this.writing = [];
   }
 
   /** Rows not written go back in front of the queue; a newer request of the same run, arrived meanwhile, wins. */
@@ -304,11 +328,24 @@ export class PendingRequests {
     for (const [id, r] of this.byRun) kept.set(id, r);
     this.byRun.clear();
     for (const [id, r] of kept) this.byRun.set(id, r);
+    this.writing = [];
   }
 
   /** What a rollover carries: bounded, the runs of the rest queue again (step 4). */
   first(max: number): LedgerRequest[] {
     return [...this.byRun.values()].slice(0, max);
+  }
+
+  /** When each of these requests' rows was first queued, for the next run of the writer. */
+  sinceOf(requests: LedgerRequest[]): number[] {
+    return requests.map((r) => this.since.get(r.replyTo.workflowId) ?? Date.now());
+  }
+
+  /** Rows queued or being written, and since when the oldest of them waits (ms since the epoch; null: none). */
+  backlog(): { rows: number; oldestQueuedAt: number | null } {
+    const waiting = [...this.byRun.keys(), ...this.writing.map((r) => r.replyTo.workflowId).filter((id) => !this.byRun.has(id))];
+    const times = waiting.map((id) => this.since.get(id)).filter((t): t is number => t !== undefined);
+    return { rows: waiting.length, oldestQueuedAt: times.length > 0 ? Math.min(...times) : null };
   }
 }
 

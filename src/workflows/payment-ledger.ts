@@ -72,11 +72,14 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
   if (isLegacyLedgerInput(input)) return legacyPaymentLedgerWorkflow(input);
 
   let settings = input.settings ?? FALLBACK_LEDGER_SETTINGS;
-  const pending = new PendingRequests(input.pending);
+  const pending = new PendingRequests(input.pending, input.pendingSince);
   const stats = { rowsWritten: 0, batchesWritten: 0, rejectedSignals: 0, failedWrites: 0 };
   const { request: requestSchema } = ledgerSchemas();
 
-  setHandler(ledgerStatusQuery, () => ({ pending: pending.size, ...stats }));
+  setHandler(ledgerStatusQuery, () => {
+    const { rows, oldestQueuedAt } = pending.backlog();
+    return { pending: pending.size, backlog: rows, oldestQueuedAt, ...stats };
+  });
   setHandler(enqueueLedgerRowSignal, (raw: unknown) => {
     const request = requestSchema.safeParse(raw);
     if (!request.success) {
@@ -99,7 +102,13 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
     if (rolloverDue()) {
       // Bounded: rows past maxCarried are queued again by their runs when their wait for an answer ends.
       const carried = pending.first(settings.maxCarried);
-      await continueAsNew<typeof paymentLedgerWorkflow>({ spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, settings, pending: carried });
+      await continueAsNew<typeof paymentLedgerWorkflow>({
+        spreadsheetId: input.spreadsheetId,
+        sheetName: input.sheetName,
+        settings,
+        pending: carried,
+        pendingSince: pending.sinceOf(carried),
+      });
     }
     if (settings.batchWindowMs > 0 && pending.size < settings.maxBatch) await sleep(settings.batchWindowMs);
 
@@ -127,6 +136,7 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
       const error = { type, message: failureMessageOf(err).slice(0, 2000) };
       outcome = { written: batch.map((r) => ({ requestId: r.requestId, error })), dropped: [], writeRequests: 0 };
     }
+    pending.written(batch);
     stats.rowsWritten += outcome.written.length;
     stats.batchesWritten += 1;
     const replyTo = new Map(batch.map((r) => [r.requestId, r.replyTo]));

@@ -7,7 +7,7 @@ import type { Activities } from '../activities';
 import { ErrorType, failureTypeOf } from '../domain/errors';
 import type { InputCheck, PaymentSyncInput } from '../domain/payment-input';
 import { STEPS, type ArmadoBill, type ArmadoOutcome, type ConfirmedPayment, type LedgerRow, type LedgerWriteResult, type PaymentSyncResult } from '../domain/shapes';
-import { PAYMENT_STEP_OPTIONS } from './activity-options';
+import { LOCAL_ATTEMPTS, PAYMENT_STEP_OPTIONS } from './activity-options';
 import { retryArmadoNowSignal, statusQuery } from './contract';
 import { DEFAULT_LEDGER_REQUEUE_MS, LedgerSteps, ledgerRowWrittenSignal, type QueueLedgerRow } from './ledger-protocol';
 import { RunRecord, stepFailure, type StepFailure } from './run-record';
@@ -36,8 +36,11 @@ export interface PaymentStepActivities {
 
 type StepFn = (...args: never[]) => Promise<unknown>;
 
-/** A step run locally first; past a few attempts, a cause a retry may fix goes on as a remote activity (activity-options.ts). */
-function localFirst<K extends keyof typeof PAYMENT_STEP_OPTIONS>(step: K): Activities[K] {
+/**
+ * A step run locally first; past a few attempts, a cause a retry may fix goes on as a remote activity
+ * (activity-options.ts), and the run shows that it waits for the API (`retrying`: status query, SyncWaitingFor).
+ */
+function localFirst<K extends keyof typeof PAYMENT_STEP_OPTIONS>(step: K, retrying: (err: unknown) => void): Activities[K] {
   const options = PAYMENT_STEP_OPTIONS[step];
   const local = proxyLocalActivities<Activities>(options.local)[step] as StepFn;
   const remote = proxyActivities<Activities>(options.remote)[step] as StepFn;
@@ -47,36 +50,45 @@ function localFirst<K extends keyof typeof PAYMENT_STEP_OPTIONS>(step: K): Activ
       return await local(...args);
     } catch (err) {
       if (isCancellation(err) || final.has(failureTypeOf(err)) || isNonRetryable(err)) throw err;
+      retrying(err);
       return remote(...args);
     }
   };
   return run as unknown as Activities[K];
 }
 
-const CURRENT_STEPS: PaymentStepActivities = {
-  confirmTempoUpdate: localFirst('confirmTempoUpdate'),
-  updatePaymentSheet: localFirst('updatePaymentSheet'),
-  forPayment: () => ({
-    checkInvoiceFullyPaid: localFirst('checkInvoiceFullyPaid'),
-    findArmadoBill: localFirst('findArmadoBill'),
-    updateArmadoBillPayment: localFirst('updateArmadoBillPayment'),
-  }),
-  skipKnownUpserts: true,
-};
+function currentSteps(run: RunRecord): PaymentStepActivities {
+  const first = <K extends keyof typeof PAYMENT_STEP_OPTIONS>(step: K) =>
+    localFirst(step, (err) => run.waiting(step, `failed ${LOCAL_ATTEMPTS} times (${failureTypeOf(err)}); Temporal retries it for up to a day`, 'api-retry'));
+  return {
+    confirmTempoUpdate: first('confirmTempoUpdate'),
+    updatePaymentSheet: first('updatePaymentSheet'),
+    forPayment: () => ({
+      checkInvoiceFullyPaid: first('checkInvoiceFullyPaid'),
+      findArmadoBill: first('findArmadoBill'),
+      updateArmadoBillPayment: first('updateArmadoBillPayment'),
+    }),
+    skipKnownUpserts: true,
+  };
+}
 
 export async function paymentSyncWorkflow(raw: PaymentSyncInput): Promise<PaymentSyncResult> {
   // Checked newest first: a run records only the patch of the version it started on. Older versions' code is
   // loaded only by the runs that need it: a run evaluates every module it imports (see ledger-protocol.ts).
   /* eslint-disable @typescript-eslint/no-require-imports */
-  if (patched(LOCAL_STEPS_PATCH)) return syncPayment(raw, CURRENT_STEPS);
-  if (patched(ONE_ORDER_PATCH)) return syncPayment(raw, (require('./legacy/payment-sync-v3') as typeof import('./legacy/payment-sync-v3')).V3_STEPS);
+  if (patched(LOCAL_STEPS_PATCH)) return syncPayment(raw, currentSteps);
+  if (patched(ONE_ORDER_PATCH)) {
+    const { V3_STEPS } = require('./legacy/payment-sync-v3') as typeof import('./legacy/payment-sync-v3');
+    return syncPayment(raw, () => V3_STEPS);
+  }
   if (patched(PAYMENT_SYNC_V2_PATCH)) return (require('./legacy/payment-sync-v2') as typeof import('./legacy/payment-sync-v2')).legacyPaymentSyncWorkflowV2(raw);
   return (require('./legacy/payment-sync-v1') as typeof import('./legacy/payment-sync-v1')).legacyPaymentSyncWorkflow(raw);
   /* eslint-enable @typescript-eslint/no-require-imports */
 }
 
-async function syncPayment(raw: PaymentSyncInput, steps: PaymentStepActivities): Promise<PaymentSyncResult> {
+async function syncPayment(raw: PaymentSyncInput, stepsOf: (run: RunRecord) => PaymentStepActivities): Promise<PaymentSyncResult> {
   const run: RunRecord = new RunRecord();
+  const steps = stepsOf(run);
   const armadoNow = { requested: false };
   const ledger = new LedgerSteps(run, steps.updatePaymentSheet);
   setHandler(statusQuery, () => run.status);

@@ -1,13 +1,16 @@
 // A payment run's bookkeeping, kept out of the steps: the `status` query, the memo, the search attributes,
 // the outcome metric and the log lines, and the one way a run fails (naming the invoice and every failed step).
-import { ApplicationFailure, log, metricMeter, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, log, metricMeter, patched, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { ErrorType, failureMessageOf, failureTypeOf } from '../domain/errors';
 import type { PaymentSyncInput } from '../domain/payment-input';
 import { normalizePaymentMode } from '../domain/payment-modes';
 import type { PaymentSyncResult, PaymentSyncStatus, StepName, SyncOutcome } from '../domain/shapes';
 import { completedMemo, failedMemo, runningMemo, type PaymentFacts } from '../domain/run-summary';
 import { METRIC } from '../metrics';
-import { InvoiceNumberKey, PaymentModeKey, SyncOutcomeKey } from './contract';
+import { InvoiceNumberKey, PaymentModeKey, SyncOutcomeKey, SyncWaitingForKey, type WaitingFor } from './contract';
+
+/** Runs started before this patch never mark what they wait for (their histories have no such upsert). */
+export const WAITING_FOR_PATCH = 'waiting-for-attribute';
 
 export interface StepFailure {
   step: StepName;
@@ -34,6 +37,9 @@ export class RunRecord {
     },
   };
   private facts: PaymentFacts = { invoiceNumber: '' };
+  /** What the run waits for (SyncWaitingFor), and the step whose success ends that wait. */
+  private wait: { kind: WaitingFor; step: StepName } | undefined;
+  private marksWaits: boolean | undefined;
 
   /**
    * Called once the input is valid: nothing unvalidated ever reaches the search attributes or the memo.
@@ -61,6 +67,7 @@ export class RunRecord {
     try {
       const value = await run();
       this.status.steps[name] = { state: 'done', detail: detail?.(value) };
+      if (this.wait?.step === name) this.markWaiting(undefined);
       return value;
     } catch (err) {
       if (!waiting?.(err)) this.status.steps[name] = { state: 'failed', errorType: failureTypeOf(err), message: failureMessageOf(err) };
@@ -68,10 +75,28 @@ export class RunRecord {
     }
   }
 
-  /** A step that waits (for a bill, for the ledger's answer) is the run's current step. */
-  waiting(name: StepName, detail: string): void {
+  /**
+   * A step that waits (for a bill, for the ledger's answer, for an API to come back) is the run's current step;
+   * the wait lasts until that step succeeds.
+   */
+  waiting(name: StepName, detail: string, kind: WaitingFor = name === 'updatePaymentSheet' ? 'ledger' : 'bill'): void {
     this.status.currentStep = name;
     this.status.steps[name] = { state: 'waiting', detail };
+    this.markWaiting({ kind, step: name });
+  }
+
+  /**
+   * Kept in SyncWaitingFor, written only when it changes: a run that never waits writes nothing (and records no
+   * patch marker), so the common case costs no event; a run that waits costs a marker and two upserts.
+   */
+  private markWaiting(wait: { kind: WaitingFor; step: StepName } | undefined): void {
+    if (wait?.kind === this.wait?.kind) {
+      this.wait = wait;
+      return;
+    }
+    this.marksWaits ??= patched(WAITING_FOR_PATCH);
+    this.wait = wait;
+    if (this.marksWaits) upsertSearchAttributes([{ key: SyncWaitingForKey, value: wait?.kind ?? null }]);
   }
 
   skipped(name: StepName, detail: string): void {

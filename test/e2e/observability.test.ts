@@ -14,6 +14,7 @@ import { addInvoice } from '../helpers/e2e';
 import { startWorkerProcess, useProcessRig, type WorkerProcess } from '../helpers/worker-process';
 import { eventually } from '../helpers/eventually';
 import { localStepRecords } from '../helpers/history';
+import { ruleReads } from '../helpers/promql';
 
 const rig = useProcessRig('obs');
 
@@ -23,7 +24,13 @@ interface MeteredWorker extends WorkerProcess {
 
 async function startWorker(env: Record<string, string> = {}): Promise<MeteredWorker> {
   const metricsPort = await freePort();
-  const worker = await startWorkerProcess(rig.sandboxes, rig.taskQueue, { ARMADO_BILL_RETRY_INTERVAL: '1h', METRICS_PORT: String(metricsPort), LOG_LEVEL: 'INFO', ...env });
+  const worker = await startWorkerProcess(rig.sandboxes, rig.taskQueue, {
+    ARMADO_BILL_RETRY_INTERVAL: '1h',
+    METRICS_PORT: String(metricsPort),
+    LOG_LEVEL: 'INFO',
+    BACKLOG_SAMPLE_INTERVAL: '1s',
+    ...env,
+  });
   return { ...worker, metricsPort };
 }
 
@@ -93,7 +100,9 @@ describe('a worker process', () => {
     await eventually(async () => {
       const res = await request(`http://127.0.0.1:${worker.metricsPort}/metrics`);
       metricsAfterReconcile = await res.body.text();
-      return parseMetrics(metricsAfterReconcile)('tempo_armado_sync_reconcile_drift') > 0;
+      const metric = parseMetrics(metricsAfterReconcile);
+      // The counter at the run's end, the gauge once the worker's backlog sampler has seen the run completed.
+      return metric('tempo_armado_sync_reconcile_drift') > 0 && metric('tempo_armado_sync_reconcile_last_completed_timestamp_seconds') > 0;
     }, 'the reconciliation in /metrics');
   });
 
@@ -139,6 +148,29 @@ describe('a worker process', () => {
     const metric = parseMetrics(metricsAfterReconcile);
     expect(metric('tempo_armado_sync_reconcile_drift', { kind: 'last-run-failed' })).toBe(2);
     expect(metric('tempo_armado_sync_reconcile_syncs_started')).toBe(0);
+  });
+
+  test('every metric and label the alerting rules read is exported (deploy/prometheus/rules.yml)', () => {
+    const exported = metricsAfterReconcile
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => {
+        const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? /.exec(l);
+        return { name: m?.[1] ?? '', labels: [...(m?.[2] ?? '').matchAll(/(\w+)="/g)].map((x) => x[1] as string) };
+      });
+    const reads = ruleReads(join(PROJECT_ROOT, 'deploy', 'prometheus', 'rules.yml'));
+    expect(reads.length).toBeGreaterThanOrEqual(15);
+    const missing = reads.flatMap(({ rule, metrics, labels }) => [
+      ...metrics.filter((name) => !exported.some((e) => e.name === name)).map((name) => `${rule}: metric ${name}`),
+      ...labels.filter((label) => !exported.some((e) => metrics.includes(e.name) && e.labels.includes(label))).map((label) => `${rule}: label ${label}`),
+    ]);
+    expect(missing).toEqual([]);
+    // The backlog gauges, sampled by this worker: everything here has ended.
+    const metric = parseMetrics(metricsAfterReconcile);
+    expect(metric('tempo_armado_sync_open_payments', { waiting_for: 'bill' })).toBe(0);
+    expect(metric('tempo_armado_sync_ledger_backlog_rows')).toBe(0);
+    expect(metric('tempo_armado_sync_reconcile_last_drift', { kind: 'last-run-failed' })).toBe(2);
+    expect(metric('tempo_armado_sync_backlog_visibility_calls')).toBeGreaterThan(0);
   });
 
   test('every log line is one JSON object; activity lines carry workflowId, runId, invoice, activity, attempt', () => {

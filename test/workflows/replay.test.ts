@@ -61,11 +61,12 @@ describe('recorded histories replay against the current workflow code', () => {
 
   // Not a test of code: it keeps the replay below meaningful, by making sure the corpus holds histories of
   // each workflow version a production run may still be in (else a removed legacy path would go unnoticed).
-  test('the corpus covers every version still replayable: before run-memo, between the patches, v2, v3 (the one order), since the local steps', () => {
+  test('the corpus covers every version still replayable: before run-memo, between the patches, v2, v3 (the one order), the local steps, since the waits are marked', () => {
     const legacy = inFolder('before-run-memo');
     const v1 = inFolder('before-v2');
     const v2 = inFolder('before-one-order').filter((f) => !f.endsWith('reconcile.json'));
     const v3 = inFolder('before-local-steps').filter((f) => !f.endsWith('reconcile.json'));
+    const v4 = inFolder('before-waiting-for').filter((f) => !f.endsWith('reconcile.json'));
     const current = BRANCHES.filter((b) => b !== 'ledger-writer' && b !== 'reconcile').map((b) => join(HISTORIES, `${b}.json`));
     expect(legacy.length).toBeGreaterThanOrEqual(14);
     expect(v1.length).toBeGreaterThanOrEqual(14);
@@ -75,7 +76,12 @@ describe('recorded histories replay against the current workflow code', () => {
     expect(v1.filter((f) => !hasPatch(f) || !modifiesMemo(f) || hasPatch(f, 'payment-sync-v2'))).toEqual([]);
     expect(v2.filter((f) => !hasPatch(f, 'payment-sync-v2') || !modifiesMemo(f) || hasPatch(f, 'one-order-per-invoice'))).toEqual([]);
     expect(v3.filter((f) => !hasPatch(f, 'one-order-per-invoice') || !modifiesMemo(f) || hasPatch(f, 'local-steps'))).toEqual([]);
+    expect(v4.length).toBeGreaterThanOrEqual(14);
+    expect(v4.filter((f) => !hasPatch(f, 'local-steps') || hasPatch(f, 'waiting-for-attribute'))).toEqual([]);
     expect(current.filter((f) => !hasPatch(f, 'local-steps') || !modifiesMemo(f) || hasPatch(f, 'one-order-per-invoice'))).toEqual([]);
+    // A run that waited marks it (the patch, then SyncWaitingFor); one that never waited records neither.
+    expect(current.filter((f) => hasPatch(f, 'waiting-for-attribute')).map((f) => relative(HISTORIES, f))).toContain('armado-bill-not-found.json');
+    expect(hasPatch(join(HISTORIES, 'synced.json'), 'waiting-for-attribute')).toBe(false);
   });
 
   test(`all ${files.length} histories replay without a determinism error`, async () => {
