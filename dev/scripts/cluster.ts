@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config';
 import { startSandboxes, type Sandboxes } from '../sandbox';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { startTemporalCluster } from '../cluster/cluster';
+import { findPrometheus, startPrometheus, type LocalPrometheus } from '../cluster/prometheus';
 import { freePort } from '../../src/temporal/dev-server';
 import { startServiceProcess, type ServiceProcess } from './service-processes';
 
@@ -44,7 +45,9 @@ async function main(): Promise<void> {
   }
   const env = { ...process.env, ...apis, TEMPORAL_ADDRESS: cluster.address, TEMPORAL_NAMESPACE: cluster.namespace };
   const processes: ServiceProcess[] = [];
+  let prometheus: LocalPrometheus | undefined;
   const stopAll = async () => {
+    await prometheus?.stop();
     await Promise.all(processes.map((p) => p.stop()));
     await cluster.stop();
     await sandboxes?.stop();
@@ -57,10 +60,19 @@ async function main(): Promise<void> {
     void stopAll().finally(() => process.exit(0));
   };
   try {
+    const metricsTargets: string[] = [];
     for (let i = 1; i <= workers; i++) {
       const metricsPort = await freePort();
       processes.push(await startServiceProcess('worker', { ...env, METRICS_PORT: String(metricsPort) }, (line) => process.stdout.write(`[worker-${i}] ${line}\n`)));
+      metricsTargets.push(`127.0.0.1:${metricsPort}`);
       say(`worker ${i}: metrics on http://127.0.0.1:${metricsPort}/metrics`);
+    }
+    // Alerts, as in compose: the project's rules on every worker, when Debian's prometheus is installed.
+    if (findPrometheus()) {
+      prometheus = await startPrometheus({ workers: metricsTargets, logFile: join(stateDir, 'prometheus.log') });
+      say(`Prometheus ${prometheus.url} (alerts: ${prometheus.url}/alerts; rules: deploy/prometheus/rules.yml)`);
+    } else {
+      say('no prometheus binary (apt-get install prometheus, or PROMETHEUS_PATH): running without alerts');
     }
     const intakePort = Number(process.env.INTAKE_PORT ?? 8787);
     processes.push(await startServiceProcess('intake', { ...env, INTAKE_TOKEN: token, INTAKE_PORT: String(intakePort) }, (line) => process.stdout.write(`[intake] ${line}\n`)));

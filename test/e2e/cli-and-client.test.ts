@@ -188,7 +188,7 @@ describe('doctor', () => {
         .map((l) => l.slice(0, 14)),
     ).toEqual(['OK   temporal ', 'OK   tempo    ', 'OK   armado   ', 'OK   sheets   ']);
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain('search attributes InvoiceNumber, PaymentMode, SyncOutcome registered');
+    expect(res.stdout).toContain('search attributes InvoiceNumber, PaymentMode, SyncOutcome, SyncWaitingFor registered');
   });
 
   test('each broken part says what to fix, exit 1, and no secret is printed', async () => {

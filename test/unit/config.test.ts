@@ -111,3 +111,11 @@ test('a bill-search schedule that would outgrow a run history is refused, naming
   ]);
   expect(problems({ ...base, ARMADO_BILL_RETRY_INTERVAL: '5m', ARMADO_BILL_RETRY_FOR: '3d' })).toEqual([]);
 });
+
+test('BACKLOG_SAMPLE_INTERVAL: a duration of a second or more, or 0 for off; anything else is named', () => {
+  expect(loadConfig({ ...base, BACKLOG_SAMPLE_INTERVAL: '0' }).worker.backlogSampleIntervalMs).toBe(0);
+  expect(loadConfig({ ...base, BACKLOG_SAMPLE_INTERVAL: '5m' }).worker.backlogSampleIntervalMs).toBe(300_000);
+  for (const bad of ['500ms', 'often', '-1s']) {
+    expect(problems({ ...base, BACKLOG_SAMPLE_INTERVAL: bad })).toEqual(['BACKLOG_SAMPLE_INTERVAL: must be 0 (off) or a duration of at least 1s, such as "60s", "5m"']);
+  }
+});
