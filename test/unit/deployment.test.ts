@@ -50,7 +50,14 @@ describe('.env.example', () => {
     const dir = mkdtempSync(join(tmpdir(), 'env-example-'));
     writeFileSync(join(dir, 'key.json'), '{}');
     const config = loadConfig({ ...example, GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'key.json') });
-    expect(config.worker).toEqual({ metricsPort: 9464, logLevel: 'INFO', shutdownGraceMs: 30_000, maxCachedWorkflows: undefined, backlogSampleIntervalMs: 60_000, workflowBundle: undefined });
+    expect(config.worker).toEqual({
+      metricsPort: 9464,
+      logLevel: 'INFO',
+      shutdownGraceMs: 30_000,
+      maxCachedWorkflows: undefined,
+      backlogSampleIntervalMs: 60_000,
+      workflowBundle: undefined,
+    });
     expect(loadIntakeConfig(example).intake.port).toBe(8787);
   });
 });
