@@ -15,6 +15,7 @@ import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { startTemporalCluster, type TemporalCluster } from '../../dev/cluster/cluster';
 import { freePort } from '../../src/temporal/dev-server';
 import { eventually } from '../helpers/eventually';
+import { composeConfig } from '../../dev/cluster/compose-cli';
 import { composeLaunch, composeServerVersion } from './compose';
 
 const N = Number(process.env.CLUSTER_PAYMENTS ?? 300);
@@ -65,6 +66,20 @@ async function outcomeOf(workflowId: string): Promise<string> {
     }
   }
 }
+
+test('Docker Compose resolves the file with .env.example, and refuses it without a required secret, naming it', () => {
+  expect(Object.keys(composeConfig().services).sort()).toEqual([
+    'intake',
+    'postgresql',
+    'prometheus',
+    'temporal',
+    'temporal-admin-tools',
+    'temporal-schema',
+    'temporal-ui',
+    'worker',
+  ]);
+  expect(() => composeConfig({}, null)).toThrow(/POSTGRES_PASSWORD.*set POSTGRES_PASSWORD in \.env/s);
+});
 
 test("the server compose's image runs (same version) started from compose's own entrypoint and environment", async () => {
   const info = await client.workflowService.getSystemInfo({});
