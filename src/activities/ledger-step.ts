@@ -5,7 +5,6 @@ import { ErrorType, permanentFailure, transientFailure } from '../domain/errors'
 import type { LedgerRow } from '../domain/shapes';
 import {
   enqueueLedgerRowSignal,
-  ledgerHeldRequestQuery,
   legacyEnqueueLedgerRowSignal,
   legacyLedgerWorkflowId,
   ledgerRequestId,
@@ -58,15 +57,6 @@ export function createLedgerStepActivities(deps: LedgerStepActivityDeps) {
       if (!request.success) {
         throw permanentFailure(ErrorType.InvalidPaymentInput, `ledger request rejected: ${request.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
-      if (args.attempt > 1) {
-        // Queued before and not answered yet: a writer that still holds this write's request is only behind (a
-        // slow batch, Sheets failing); a second signal would only grow its history. Lost answers still get one.
-        const held = await heldRequest(ctx, writer, workflowId);
-        if (held?.startsWith(`${runId}/${args.write}/`)) {
-          ctx.log.info('ledger row still held by the tab writer: not queued again', { invoiceNumber: args.row.invoiceNumber, writer });
-          return { queued: true, requestId: held, writer };
-        }
-      }
       const start: LedgerWriterInput = { spreadsheetId: deps.spreadsheetId, sheetName: deps.sheetName, settings: deps.settings };
       try {
         await ctx.client.workflow.signalWithStart('paymentLedgerWorkflow', {
@@ -87,24 +77,6 @@ export function createLedgerStepActivities(deps: LedgerStepActivityDeps) {
     },
   };
 }
-
-/**
- * What the running writer holds for this run, asked within 2 s. Unknown counts as nothing: a writer busy, not started,
- * or closed (a query would replay a terminated writer's last state: its rows will never be written).
- */
-async function heldRequest(ctx: Context, writer: string, workflowId: string): Promise<string | null> {
-  try {
-    return await ctx.client.withDeadline(Date.now() + HELD_QUERY_MS, async () => {
-      const handle = ctx.client.workflow.getHandle(writer);
-      if ((await handle.describe()).status.name !== 'RUNNING') return null;
-      return handle.query(ledgerHeldRequestQuery, workflowId);
-    });
-  } catch {
-    return null;
-  }
-}
-
-const HELD_QUERY_MS = 2_000;
 
 /** @deprecated The first protocol: the writer completes this activity by its task token. Only for runs started before v2. */
 async function queueLegacyRow(ctx: Context, deps: LedgerStepActivityDeps, row: LedgerRow): Promise<never> {

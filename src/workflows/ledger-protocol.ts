@@ -8,10 +8,8 @@
 //   3. reply    It answers each run with `ledgerRowWritten`: a LedgerReply (written, kept out for a later payment,
 //               or failed for good) naming the request. A run keeps only answers to its own requests (`LedgerSteps`).
 //   4. re-queue A run with no answer in time (a lost reply, a writer that rolled over without its row, Sheets down)
-//               asks the running writer whether it still holds the row (`ledgerHeldRequest`): if so, the writer
-//               is only behind and gets no second signal; if not, the row is queued again. After 30 s, then
-//               twice as long each time up to LEDGER_REQUEUE_AFTER; it gives up after 3 days or 500 tries.
-//               Queuing again is harmless: the writer keeps the newest.
+//               queues the row again: after 30 s, then twice as long each time up to LEDGER_REQUEUE_AFTER; it
+//               gives up after 3 days or 500 tries. Queuing again is harmless: the writer keeps the newest.
 //   5. rollover Past its history threshold the writer continues as new with at most `maxCarried` requests; the
 //               runs of the others queue again (4).
 //
@@ -55,11 +53,6 @@ export const enqueueLedgerRowSignal = defineSignal<[LedgerRequest]>('enqueueLedg
 /** 3. The writer's answer, to the run. */
 export const ledgerRowWrittenSignal = defineSignal<[LedgerReply]>('ledgerRowWritten');
 export const ledgerStatusQuery = defineQuery<LedgerWriterStatus>('ledgerStatus');
-/**
- * 4. The request the writer holds for a payment run (by its workflow id), queued or being written, if any: a run
- * with no answer yet asks before queuing its row again, so that a writer that is only behind gets no second signal.
- */
-export const ledgerHeldRequestQuery = defineQuery<string | null, [string]>('ledgerHeldRequest');
 
 // ---- Messages ----
 
@@ -326,16 +319,7 @@ export class PendingRequests {
   /** The batch is in the sheet (or failed for good): its rows no longer wait, unless queued again meanwhile. */
   written(batch: LedgerRequest[]): void {
     for (const request of batch) if (!this.byRun.has(request.replyTo.workflowId)) this.since.delete(request.replyTo.workflowId);
-  }
-
-  /** The batch's runs have their answers (or the answers are lost): a run that asks now is told nothing is held. */
-  answered(): void {
     this.writing = [];
-  }
-
-  /** The request held for a run, queued or in the batch being written (step 4); null when none. */
-  held(workflowId: string): string | null {
-    return this.byRun.get(workflowId)?.requestId ?? this.writing.find((r) => r.replyTo.workflowId === workflowId)?.requestId ?? null;
   }
 
   /** Rows not written go back in front of the queue; a newer request of the same run, arrived meanwhile, wins. */
@@ -357,7 +341,7 @@ export class PendingRequests {
     return requests.map((r) => this.since.get(r.replyTo.workflowId) ?? Date.now());
   }
 
-  /** Rows queued or being written (until answered), and since when the oldest of them waits (ms since the epoch; null: none). */
+  /** Rows queued or being written, and since when the oldest of them waits (ms since the epoch; null: none). */
   backlog(): { rows: number; oldestQueuedAt: number | null } {
     const waiting = [...this.byRun.keys(), ...this.writing.map((r) => r.replyTo.workflowId).filter((id) => !this.byRun.has(id))];
     const times = waiting.map((id) => this.since.get(id)).filter((t): t is number => t !== undefined);

@@ -12,7 +12,6 @@ import {
   FALLBACK_LEDGER_SETTINGS,
   isLegacyLedgerInput,
   ledgerSchemas,
-  ledgerHeldRequestQuery,
   ledgerStatusQuery,
   PendingRequests,
   writeBackoffMs,
@@ -77,7 +76,6 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
   const stats = { rowsWritten: 0, batchesWritten: 0, rejectedSignals: 0, failedWrites: 0 };
   const { request: requestSchema } = ledgerSchemas();
 
-  setHandler(ledgerHeldRequestQuery, (workflowId: string) => pending.held(workflowId));
   setHandler(ledgerStatusQuery, () => {
     const { rows, oldestQueuedAt } = pending.backlog();
     return { pending: pending.size, backlog: rows, oldestQueuedAt, ...stats };
@@ -151,6 +149,5 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
         log.warn('ledger replies not delivered', { runs: replies.length, type: failureTypeOf(err) });
       }
     }
-    pending.answered();
   }
 }

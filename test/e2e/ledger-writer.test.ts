@@ -63,39 +63,6 @@ test('terminated and cancelled runs write nothing afterwards, even when their ro
   expect(rowsOf(ids[1]!)).toEqual([]);
 }, 180_000);
 
-/** Signals of the current writer run that queued a row of this payment run. */
-async function queuedFor(workflowId: string): Promise<number> {
-  const events = (await writer().fetchHistory()).events ?? [];
-  return signalsNamed(events, 'enqueueLedgerRow').filter((e) =>
-    Buffer.from(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]?.data ?? [])
-      .toString()
-      .includes(`"workflowId":"${workflowId}"`),
-  ).length;
-}
-
-test('a run with no answer asks the writer before queuing again: held rows get no second signal; a writer gone gets them again', async () => {
-  const { google } = rig.sandboxes;
-  // Sheets answers slowly: the batch is still being written when the run's wait for an answer (5 s here) ends.
-  google.server.injectFault({ path: '/v4/spreadsheets', delayMs: 8_000, times: 2 });
-  const id = invoice();
-  const { handle } = await rig.start({ invoiceNumber: id });
-  await within(handle.result(), 90_000, 'the payment through a slow write');
-  expect(localStepRecords((await handle.fetchHistory()).events ?? [], 'updatePaymentSheet').length).toBeGreaterThanOrEqual(2); // it asked again…
-  expect(await queuedFor(handle.workflowId)).toBe(1); // …and was told its row was held: one signal
-  expect(rowsOf(id)).toHaveLength(1);
-
-  // A writer that is gone holds nothing, whatever a query of its last state would say: the row is queued again.
-  google.server.injectFault({ path: '/v4/spreadsheets', status: 503, times: 1_000 });
-  const lost = invoice();
-  const second = await rig.start({ invoiceNumber: lost });
-  const tried = google.server.arrivals.length;
-  await eventually(() => google.server.arrivals.length > tried + 2, 'the writer trying to write the row while Sheets fails');
-  await writer().terminate('test: the writer is gone');
-  google.server.clearFaults();
-  await within(second.handle.result(), 90_000, 'the payment whose writer was terminated');
-  expect(rowsOf(lost)).toHaveLength(1);
-}, 200_000);
-
 test('settings follow the deployment: a new tab gets its own writer; batch settings come from the current worker', async () => {
   const { google, spreadsheetId } = rig.sandboxes;
   google.addTab(spreadsheetId, 'Paiements 2027');
