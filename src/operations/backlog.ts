@@ -2,7 +2,7 @@
 // visibility and the service's own state on a fixed period, and exported as gauges on the worker's /metrics.
 //
 // Its cost does not grow with the number of open runs: counts (never lists) of open payment runs, one query to
-// the ledger writer, and one short list of the latest reconciliations. About 20 visibility calls a sample
+// the ledger writer, and one short list of the latest reconciliations: 12 to about 20 visibility calls a sample
 // (`tempo_armado_sync_backlog_visibility_calls` counts them), once a minute by default, whatever the backlog.
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
