@@ -15,7 +15,16 @@ const run = promisify(execFile);
 /** The folder compose mounts into the Temporal containers: configuration and scripts. */
 export const DEPLOY_DIR = join(PROJECT_ROOT, 'deploy', 'temporal');
 /** The server's arguments, the same in compose (`temporal` service) and here; `--root` is DEPLOY_DIR. */
-export const SERVER_ARGS = ['--config', 'config', '--env', 'cluster', '--allow-no-auth', 'start'];
+/** Every service in one process, the internal frontend included (cluster.yaml says why). */
+export const SERVER_ARGS = [
+  '--config',
+  'config',
+  '--env',
+  'cluster',
+  '--allow-no-auth',
+  'start',
+  ...['frontend', 'internal-frontend', 'history', 'matching', 'worker'].flatMap((service) => ['--service', service]),
+];
 const PORT_VARIABLES = [
   'FRONTEND_GRPC_PORT',
   'FRONTEND_HTTP_PORT',
@@ -26,6 +35,9 @@ const PORT_VARIABLES = [
   'MATCHING_MEMBERSHIP_PORT',
   'WORKER_GRPC_PORT',
   'WORKER_MEMBERSHIP_PORT',
+  'INTERNAL_FRONTEND_GRPC_PORT',
+  'INTERNAL_FRONTEND_HTTP_PORT',
+  'INTERNAL_FRONTEND_MEMBERSHIP_PORT',
   'PROMETHEUS_PORT',
 ] as const;
 
@@ -46,6 +58,11 @@ export interface ClusterOptions {
   namespace?: string;
   /** Mutual TLS on the frontend and between the server's services (deploy/temporal/config/cluster.yaml). */
   tls?: ClusterTls;
+  /**
+   * Authorization on: tokens checked against this JWKS (TEMPORAL_JWKS_URI); the namespace job runs with the admin
+   * token, as compose's does with TEMPORAL_ADMIN_API_KEY.
+   */
+  authorization?: { jwksUri: string; adminToken: string };
   /** Where the server's own log goes (appended); default: discarded. */
   serverLogFile?: string;
   log?: (line: string) => void;
@@ -124,6 +141,7 @@ export async function startTemporalCluster(options: ClusterOptions = {}): Promis
     BIND_ON_IP: '127.0.0.1',
     TEMPORAL_BROADCAST_ADDRESS: '127.0.0.1',
     ...ports,
+    ...(options.authorization ? { TEMPORAL_JWKS_URI: options.authorization.jwksUri, TEMPORAL_JWKS_REFRESH: '10s' } : {}),
     ...(options.tls
       ? {
           SERVER_TLS_CERT_FILE: options.tls.certFile,
@@ -194,6 +212,7 @@ export async function startTemporalCluster(options: ClusterOptions = {}): Promis
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: namespace,
       ...(options.tls ? clientTlsEnv(options.tls.adminCertFile, options.tls.adminKeyFile) : {}),
+      ...(options.authorization ? { TEMPORAL_API_KEY: options.authorization.adminToken } : {}),
     });
     log((await Promise.race([script, died])).trim().split('\n').pop() ?? '');
   };

@@ -6,7 +6,7 @@ import { ArmadoClient } from '../apis/armado';
 import { loadServiceAccount, SheetsClient } from '../apis/sheets';
 import { TempoClient } from '../apis/tempo';
 import type { Config } from '../config';
-import { connectClient, temporalConnectionSettings, type TemporalConnectionSettings } from '../temporal/connection';
+import { connectClient, temporalConnectionSettings, tokenFacts, type TemporalConnectionSettings } from '../temporal/connection';
 import { ErrorType, failureMessageOf, failureTypeOf } from '../domain/errors';
 import { LEDGER_HEADER } from '../domain/shapes';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/contract';
@@ -19,11 +19,29 @@ export interface DoctorCheck {
 
 const DEADLINE_MS = 10_000;
 
-/** How the connection is secured, and until when the client certificate is valid. */
+/** How the connection is secured, until when the client certificate is valid, and who the token says the caller is. */
 function securityOf(settings: TemporalConnectionSettings): string {
-  if (!settings.clientCertificateExpires) return settings.security;
-  const days = Math.floor((settings.clientCertificateExpires.getTime() - Date.now()) / 86_400_000);
-  return `${settings.security}, client certificate valid until ${settings.clientCertificateExpires.toISOString().slice(0, 10)} (${days < 0 ? 'EXPIRED' : `${days} days`})`;
+  const parts: string[] = [settings.security];
+  if (settings.clientCertificateExpires) {
+    const days = Math.floor((settings.clientCertificateExpires.getTime() - Date.now()) / 86_400_000);
+    parts.push(`client certificate valid until ${settings.clientCertificateExpires.toISOString().slice(0, 10)} (${days < 0 ? 'EXPIRED' : `${days} days`})`);
+  }
+  const token = tokenReport(settings);
+  if (token) parts.push(token.text);
+  return parts.join(', ');
+}
+
+/** The token's subject, roles on this namespace and expiry (TEMPORAL_API_KEY), never the token itself. */
+function tokenReport(settings: TemporalConnectionSettings): { text: string; expired: boolean } | undefined {
+  const apiKey = typeof settings.options.apiKey === 'string' ? settings.options.apiKey : undefined;
+  if (!apiKey) return undefined;
+  const facts = tokenFacts(apiKey, settings.namespace);
+  if (!facts) return { text: 'an API key that is not a JWT (subject, role and expiry not readable here)', expired: false };
+  const expired = facts.expires !== undefined && facts.expires.getTime() <= Date.now();
+  const until = facts.expires
+    ? `${expired ? 'EXPIRED at' : 'expires'} ${facts.expires.toISOString().slice(0, 16).replace('T', ' ')} UTC${expired ? '' : ` (in ${Math.round((facts.expires.getTime() - Date.now()) / 3_600_000)} h)`}`
+    : 'no expiry';
+  return { text: `token of ${facts.subject ?? '(no subject)'}, role ${facts.roles.join(' ') || `none on "${settings.namespace}"`}, ${until}`, expired };
 }
 
 async function checkTemporal(config: Config, env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
@@ -37,6 +55,9 @@ async function checkTemporal(config: Config, env: NodeJS.ProcessEnv): Promise<Do
   const security = securityOf(settings);
   if (settings.clientCertificateExpires && settings.clientCertificateExpires.getTime() < Date.now()) {
     return { name: 'temporal', ok: false, message: `${security}: renew the client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH)` };
+  }
+  if (tokenReport(settings)?.expired) {
+    return { name: 'temporal', ok: false, message: `${security}: get a new token (TEMPORAL_API_KEY); the server refuses an expired one` };
   }
   let connection: Connection | undefined;
   try {

@@ -8,10 +8,11 @@ import { existsSync } from 'node:fs';
 import { Connection, type ConnectionOptions } from '@temporalio/client';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
+import { decodeJwt } from 'jose';
 import type { Config } from '../config';
 import { DEV_SERVER_ADDRESS } from '../scripts/ports';
 
-export type TemporalSecurity = 'plaintext' | 'tls' | 'mutual-tls' | 'api-key';
+export type TemporalSecurity = 'plaintext' | 'tls' | 'mutual-tls' | 'api-key' | 'mutual-tls+token';
 
 export interface TemporalConnectionSettings {
   address: string;
@@ -52,7 +53,8 @@ export function temporalConnectionSettings(temporal: Pick<Config['temporal'], 'a
   }
   const connect = toClientOptions(profile);
   const options = { ...connect.connectionOptions, address: temporal.address ?? profile.address ?? DEV_SERVER_ADDRESS };
-  const security: TemporalSecurity = profile.apiKey ? 'api-key' : tls && !tls.disabled ? (tls.clientCert ? 'mutual-tls' : 'tls') : 'plaintext';
+  const tlsOn = Boolean(tls && !tls.disabled);
+  const security: TemporalSecurity = profile.apiKey ? (tlsOn && tls?.clientCert ? 'mutual-tls+token' : 'api-key') : tlsOn ? (tls?.clientCert ? 'mutual-tls' : 'tls') : 'plaintext';
   let clientCertificateExpires: Date | undefined;
   const tlsOptions = typeof options.tls === 'object' ? options.tls : undefined;
   if (tlsOptions?.clientCertPair) {
@@ -80,4 +82,28 @@ export function connectClient(settings: TemporalConnectionSettings, extra: Pick<
 /** A worker connection. */
 export function connectWorker(settings: TemporalConnectionSettings): Promise<NativeConnection> {
   return NativeConnection.connect({ ...settings.options } as Parameters<typeof NativeConnection.connect>[0]);
+}
+
+/** What a token says about its holder, read (not verified: the server verifies it) for the doctor. Never the token. */
+export interface TokenFacts {
+  subject?: string;
+  /** The permissions that apply to this namespace (`<namespace>:<role>`, `temporal-system:<role>`). */
+  roles: string[];
+  expires?: Date;
+}
+
+/** Undefined when the key is not a JWT (an opaque API key: nothing to tell). */
+export function tokenFacts(apiKey: string, namespace: string): TokenFacts | undefined {
+  let claims: ReturnType<typeof decodeJwt>;
+  try {
+    claims = decodeJwt(apiKey);
+  } catch {
+    return undefined;
+  }
+  const permissions = Array.isArray(claims.permissions) ? claims.permissions.filter((p): p is string => typeof p === 'string') : [];
+  return {
+    subject: typeof claims.sub === 'string' ? claims.sub : undefined,
+    roles: permissions.filter((p) => p.startsWith(`${namespace}:`) || p.startsWith('temporal-system:')),
+    expires: typeof claims.exp === 'number' ? new Date(claims.exp * 1000) : undefined,
+  };
 }

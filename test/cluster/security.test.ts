@@ -5,16 +5,15 @@ import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
 import { request } from 'undici';
 import { startSandboxes, type Sandboxes } from '../../dev/sandbox';
 import { startServiceProcess, type ServiceProcess } from '../../dev/scripts/service-processes';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { startTemporalCluster, type TemporalCluster } from '../../dev/cluster/cluster';
-import { connectClient, temporalConnectionSettings } from '../../src/temporal/connection';
 import { freePort } from '../../src/temporal/dev-server';
 import { makePki, type Pki } from '../helpers/certificates';
 import { composeLaunch } from './compose';
+import { firstCall } from './first-call';
 
 const TOKEN = 'security-test-intake-token-0123456789';
 const run = promisify(execFile);
@@ -46,23 +45,6 @@ afterAll(async () => {
   await sandboxes?.stop();
   if (pki) rmSync(pki.dir, { recursive: true, force: true });
 });
-
-/** A first call through a connection made with these settings: TLS refusals show there. */
-async function firstCall(env: Record<string, string>): Promise<string> {
-  const settings = temporalConnectionSettings({ address: cluster.address, namespace: cluster.namespace }, { TEMPORAL_ADDRESS: cluster.address, ...env });
-  let connection: Connection | undefined;
-  try {
-    connection = await connectClient(settings, { connectTimeout: 5_000 });
-    await connection.withDeadline(Date.now() + 5_000, () =>
-      new Client({ connection: connection!, namespace: cluster.namespace }).workflowService.describeNamespace({ namespace: cluster.namespace }),
-    );
-    return 'accepted';
-  } catch (err) {
-    return `refused: ${(err as Error).message}`;
-  } finally {
-    await connection?.close();
-  }
-}
 
 test('with mutual TLS on, a worker, the intake and the CLI with client certificates sync payments', async () => {
   const worker = pki.issue('worker');
@@ -125,11 +107,11 @@ test('with mutual TLS on, a worker, the intake and the CLI with client certifica
 test('a client without a certificate, or with one of another CA, is refused; the CLI says so', async () => {
   const stranger = pki.issue('stranger', 'other-ca');
   const own = pki.issue('own');
-  expect(await firstCall({ ...cluster.clientTlsEnv(own.certFile, own.keyFile) })).toBe('accepted');
-  expect(await firstCall({})).toMatch(/^refused/); // plaintext
-  expect(await firstCall({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caFile, TEMPORAL_TLS_SERVER_NAME: pki.serverName })).toMatch(/^refused/); // TLS, no certificate
-  expect(await firstCall({ ...cluster.clientTlsEnv(stranger.certFile, stranger.keyFile) })).toMatch(/^refused/); // another CA
-  expect(await firstCall({ ...cluster.clientTlsEnv(own.certFile, own.keyFile) })).toBe('accepted'); // the server is still up
+  expect(await firstCall(cluster, { ...cluster.clientTlsEnv(own.certFile, own.keyFile) })).toBe('accepted');
+  expect(await firstCall(cluster, {})).toMatch(/^refused/); // plaintext
+  expect(await firstCall(cluster, { TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caFile, TEMPORAL_TLS_SERVER_NAME: pki.serverName })).toMatch(/^refused/); // TLS, no certificate
+  expect(await firstCall(cluster, { ...cluster.clientTlsEnv(stranger.certFile, stranger.keyFile) })).toMatch(/^refused/); // another CA
+  expect(await firstCall(cluster, { ...cluster.clientTlsEnv(own.certFile, own.keyFile) })).toBe('accepted'); // the server is still up
 
   const cli = await run(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'cli.js'), 'doctor'], {
     env: { PATH: process.env.PATH, ...sandboxes.env, TEMPORAL_ADDRESS: cluster.address },

@@ -3,7 +3,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEV_SERVER_ADDRESS } from '../../src/scripts/ports';
-import { temporalConnectionSettings } from '../../src/temporal/connection';
+import { temporalConnectionSettings, tokenFacts } from '../../src/temporal/connection';
 import { makePki, type Pki } from '../helpers/certificates';
 
 let pki: Pki;
@@ -77,4 +77,31 @@ test('mistakes are named by their variable, and no file content or key is in the
   }
   expect(message).toBe(`TEMPORAL_TLS_CLIENT_CERT_PATH: ${client.keyFile} is not a PEM certificate`);
   expect(message).not.toContain('PRIVATE KEY');
+});
+
+test('a certificate and a token together: mutual TLS plus the token; what the token says is read for doctor, never verified here', async () => {
+  const { startLocalIssuer } = await import('../../dev/cluster/tokens');
+  const issuer = await startLocalIssuer();
+  try {
+    const token = await issuer.token({ subject: 'worker', permissions: ['payments:write', 'other:admin'], expiresIn: 7_200 });
+    const client = pki.issue('token-client');
+    const s = temporalConnectionSettings(
+      { address: 'temporal:7233', namespace: 'payments' },
+      {
+        ...NO_FILE,
+        TEMPORAL_API_KEY: token,
+        TEMPORAL_TLS_CLIENT_CERT_PATH: client.certFile,
+        TEMPORAL_TLS_CLIENT_KEY_PATH: client.keyFile,
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caFile,
+      },
+    );
+    expect(s.security).toBe('mutual-tls+token');
+    const facts = tokenFacts(token, 'payments')!;
+    expect(facts).toMatchObject({ subject: 'worker', roles: ['payments:write'] });
+    expect(facts.expires!.getTime() - Date.now()).toBeGreaterThan(7_100_000);
+    expect(tokenFacts(await issuer.token({ subject: 'root', permissions: ['temporal-system:admin'] }), 'payments')!.roles).toEqual(['temporal-system:admin']);
+    expect(tokenFacts('cloud-key-0123456789', 'payments')).toBeUndefined();
+  } finally {
+    await issuer.stop();
+  }
 });
