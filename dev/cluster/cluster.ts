@@ -212,7 +212,8 @@ export async function startTemporalCluster(options: ClusterOptions = {}): Promis
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: namespace,
       ...(options.tls ? clientTlsEnv(options.tls.adminCertFile, options.tls.adminKeyFile) : {}),
-      ...(options.authorization ? { TEMPORAL_API_KEY: options.authorization.adminToken } : {}),
+      // Without TLS the token goes in plaintext (loopback): the CLI turns TLS on for an API key unless told not to.
+      ...(options.authorization ? { TEMPORAL_API_KEY: options.authorization.adminToken, ...(options.tls ? {} : { TEMPORAL_TLS: 'false' }) } : {}),
     });
     log((await Promise.race([script, died])).trim().split('\n').pop() ?? '');
   };

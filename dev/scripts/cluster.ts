@@ -9,6 +9,7 @@ import { startSandboxes, type Sandboxes } from '../sandbox';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { startTemporalCluster } from '../cluster/cluster';
 import { findPrometheus, startPrometheus, type LocalPrometheus } from '../cluster/prometheus';
+import { startLocalIssuer } from '../cluster/tokens';
 import { freePort } from '../../src/temporal/dev-server';
 import { startServiceProcess, type ServiceProcess } from './service-processes';
 
@@ -25,7 +26,24 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', early);
   process.on('SIGTERM', early);
-  const cluster = await startTemporalCluster({ namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', serverLogFile: join(stateDir, 'temporal-server.log'), log: say });
+  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+  // CLUSTER_AUTHORIZATION=1: the server checks tokens, from a signing key made now (never written) whose JWKS is
+  // served on loopback; each process gets its own token, and an operator's read and write tokens go to files.
+  const issuer = process.env.CLUSTER_AUTHORIZATION === '1' ? await startLocalIssuer() : undefined;
+  const token = (subject: string, role: 'read' | 'write' | 'admin') => issuer!.token({ subject, permissions: [`${namespace}:${role}`], expiresIn: 12 * 3_600 });
+  const cluster = await startTemporalCluster({
+    namespace,
+    serverLogFile: join(stateDir, 'temporal-server.log'),
+    log: say,
+    ...(issuer ? { authorization: { jwksUri: issuer.jwksUri, adminToken: await token('namespace-job', 'admin') } } : {}),
+  });
+  // No mutual TLS here: the token goes in plaintext over loopback (an API key turns TLS on unless told not to).
+  const tokenEnv = async (subject: string, role: 'read' | 'write'): Promise<Record<string, string>> =>
+    issuer ? { TEMPORAL_API_KEY: await token(subject, role), TEMPORAL_TLS: 'false' } : {};
+  if (issuer) {
+    for (const role of ['read', 'write'] as const) writeFileSync(join(stateDir, `operator-${role}-token`), `${await token(`operator-${role}`, role)}\n`, { mode: 0o600 });
+    say(`authorization on (JWKS ${issuer.jwksUri}); operator tokens (12 h) in ${join(stateDir, 'operator-read-token')} and operator-write-token`);
+  }
 
   // The APIs the environment configures (as for `npm run worker`), or the local sandboxes when none is.
   let sandboxes: Sandboxes | undefined;
@@ -38,10 +56,10 @@ async function main(): Promise<void> {
     say(`no API configuration in the environment: local sandboxes (Tempo ${sandboxes.tempo.baseUrl}, Armado ${sandboxes.armado.baseUrl}, Sheets ${sandboxes.google.baseUrl})`);
   }
   // The intake's bearer token: the environment's, or a new one written to a file only its owner reads.
-  let token = process.env.INTAKE_TOKEN;
-  if (!token) {
-    token = randomBytes(24).toString('base64url');
-    writeFileSync(join(stateDir, 'intake-token'), `${token}\n`, { mode: 0o600 });
+  let intakeToken = process.env.INTAKE_TOKEN;
+  if (!intakeToken) {
+    intakeToken = randomBytes(24).toString('base64url');
+    writeFileSync(join(stateDir, 'intake-token'), `${intakeToken}\n`, { mode: 0o600 });
   }
   const env = { ...process.env, ...apis, TEMPORAL_ADDRESS: cluster.address, TEMPORAL_NAMESPACE: cluster.namespace };
   const processes: ServiceProcess[] = [];
@@ -51,6 +69,7 @@ async function main(): Promise<void> {
     await Promise.all(processes.map((p) => p.stop()));
     await cluster.stop();
     await sandboxes?.stop();
+    await issuer?.stop();
   };
   let stopping = false;
   const onSignal = () => {
@@ -63,7 +82,11 @@ async function main(): Promise<void> {
     const metricsTargets: string[] = [];
     for (let i = 1; i <= workers; i++) {
       const metricsPort = await freePort();
-      processes.push(await startServiceProcess('worker', { ...env, METRICS_PORT: String(metricsPort) }, (line) => process.stdout.write(`[worker-${i}] ${line}\n`)));
+      processes.push(
+        await startServiceProcess('worker', { ...env, ...(await tokenEnv(`worker-${i}`, 'write')), METRICS_PORT: String(metricsPort) }, (line) =>
+          process.stdout.write(`[worker-${i}] ${line}\n`),
+        ),
+      );
       metricsTargets.push(`127.0.0.1:${metricsPort}`);
       say(`worker ${i}: metrics on http://127.0.0.1:${metricsPort}/metrics`);
     }
@@ -75,7 +98,11 @@ async function main(): Promise<void> {
       say('no prometheus binary (apt-get install prometheus, or PROMETHEUS_PATH): running without alerts');
     }
     const intakePort = Number(process.env.INTAKE_PORT ?? 8787);
-    processes.push(await startServiceProcess('intake', { ...env, INTAKE_TOKEN: token, INTAKE_PORT: String(intakePort) }, (line) => process.stdout.write(`[intake] ${line}\n`)));
+    processes.push(
+      await startServiceProcess('intake', { ...env, ...(await tokenEnv('intake', 'write')), INTAKE_TOKEN: intakeToken, INTAKE_PORT: String(intakePort) }, (line) =>
+        process.stdout.write(`[intake] ${line}\n`),
+      ),
+    );
     say(`Temporal frontend ${cluster.address} (namespace ${cluster.namespace}); server log ${join(stateDir, 'temporal-server.log')}`);
     say(`PostgreSQL 127.0.0.1:${cluster.postgres.port}; ${workers} workers; intake http://127.0.0.1:${intakePort}/v1/payments`);
     say(process.env.INTAKE_TOKEN ? 'intake token: INTAKE_TOKEN of your environment' : `intake token: in ${join(stateDir, 'intake-token')}`);
