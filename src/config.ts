@@ -164,11 +164,12 @@ export const EnvSchema = z.object({
       if (value === '0') return 0;
       try {
         const ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
-        if (ms >= 1_000) return ms;
+        // Above 5 minutes the BacklogNotSampled alert (10 minutes without a sample) would fire between samples.
+        if (ms >= 1_000 && ms <= 300_000) return ms;
       } catch {
         // reported below
       }
-      ctx.addIssue({ code: 'custom', message: 'must be 0 (off) or a duration of at least 1s, such as "60s", "5m"' });
+      ctx.addIssue({ code: 'custom', message: 'must be 0 (off) or a duration from 1s to 5m, such as "60s"' });
       return z.NEVER;
     }),
   WORKFLOW_BUNDLE: z.string().trim().min(1).optional(),

@@ -42,6 +42,7 @@ export const METRIC = {
   reconcileLastCompleted: 'tempo_armado_sync_reconcile_last_completed_timestamp_seconds',
   reconcileLastDrift: 'tempo_armado_sync_reconcile_last_drift',
   backlogSampled: 'tempo_armado_sync_backlog_sampled_timestamp_seconds',
+  ledgerSampled: 'tempo_armado_sync_ledger_sampled_timestamp_seconds',
   backlogVisibilityCalls: 'tempo_armado_sync_backlog_visibility_calls',
 } as const;
 

@@ -72,7 +72,8 @@ export async function runWorker(config: Config, settings: TemporalConnectionSett
       security: settings.security,
       metrics: config.worker.metricsPort > 0 ? `:${config.worker.metricsPort}/metrics` : 'off',
     });
-    const intervalMs = config.worker.backlogSampleIntervalMs;
+    // Gauges nobody can scrape are not worth their visibility calls.
+    const intervalMs = config.worker.metricsPort > 0 ? config.worker.backlogSampleIntervalMs : 0;
     const sampler =
       intervalMs > 0
         ? startBacklogSampler(

@@ -23,7 +23,8 @@ export interface BacklogSample {
   openPayments: Record<WaitingFor | 'none', number>;
   /** Age of the oldest open payment run, to within 2 % (0 when none is open). */
   oldestOpenPaymentAgeSeconds: number;
-  ledger: { backlogRows: number; oldestQueuedAgeSeconds: number; failedWrites: number };
+  /** Undefined when the writer did not answer in time (busy, or queries refused): its gauges keep their last values. */
+  ledger?: { backlogRows: number; oldestQueuedAgeSeconds: number; failedWrites: number };
   /** The latest reconciliation of the whole ledger that completed (dry and single-invoice runs aside). */
   lastReconciliation?: { closedAt: Date; drift: ReconcileSummary['drift'] };
   visibilityCalls: number;
@@ -31,13 +32,16 @@ export interface BacklogSample {
 
 /** The oldest open run is found by bisection on its start time, counted: log-many calls, never a list. */
 const MAX_AGE_SECONDS = 400 * 86_400;
-const QUERY_DEADLINE_MS = 10_000;
+const CALL_DEADLINE_MS = 10_000;
 /** How many of the latest completed reconciliations are looked through for a full one. */
 const RECONCILIATIONS_LOOKED_AT = 20;
 
+/** What the sampler keeps of a completed reconciliation: a closed run's result never changes, so it is read once. */
+type ReconciliationFacts = Pick<ReconcileSummary, 'dryRun' | 'invoice' | 'drift'>;
+
 export class BacklogSampler {
-  /** Results of completed reconciliations, by run id: a closed run's result never changes, so it is fetched once. */
-  private readonly summaries = new Map<string, ReconcileSummary | null>();
+  /** By run id, only for the runs of the latest list (so it never grows); a result that could not be read is not kept. */
+  private summaries = new Map<string, ReconciliationFacts>();
 
   constructor(
     private readonly client: Client,
@@ -48,29 +52,37 @@ export class BacklogSampler {
     let calls = 0;
     const count = async (query: string) => {
       calls += 1;
-      return (await this.client.workflow.count(query)).count;
+      return (await this.withinDeadline(() => this.client.workflow.count(query))).count;
     };
     const open = `WorkflowType="paymentSyncWorkflow" AND TaskQueue="${this.options.taskQueue}" AND ExecutionStatus="Running"`;
     const total = await count(open);
     const openPayments = { none: total } as BacklogSample['openPayments'];
     for (const kind of WAITING_FOR) {
       openPayments[kind] = total === 0 ? 0 : await count(`${open} AND SyncWaitingFor="${kind}"`);
-      openPayments.none -= openPayments[kind];
+      // Counts are not taken at one instant (visibility is eventually consistent): never below zero.
+      openPayments.none = Math.max(0, openPayments.none - openPayments[kind]);
     }
     const olderThan = async (seconds: number) => (await count(`${open} AND StartTime < "${new Date(now.getTime() - seconds * 1000).toISOString()}"`)) > 0;
     const oldestOpenPaymentAgeSeconds = total === 0 ? 0 : await oldestAge(olderThan);
 
-    const ledger = await this.ledgerBacklog(now);
+    // The writer answers a query only from its next workflow task: under a burst it may not in time. The rest of
+    // the sample stands without it.
+    const ledger = await this.ledgerBacklog(now).catch(() => undefined);
     const { reconciliation, listCalls } = await this.lastReconciliation();
     calls += listCalls;
     return { openPayments, oldestOpenPaymentAgeSeconds, ledger, lastReconciliation: reconciliation, visibilityCalls: calls };
+  }
+
+  /** Every call of a sample is bounded: a hung one must not stop the sampling for good. */
+  private withinDeadline<T>(call: () => Promise<T>): Promise<T> {
+    return this.client.connection.withDeadline(Date.now() + CALL_DEADLINE_MS, call);
   }
 
   private async ledgerBacklog(now: Date): Promise<BacklogSample['ledger']> {
     const writer = ledgerWriterId(this.options.spreadsheetId, this.options.sheetName, this.options.taskQueue);
     try {
       // A query needs a worker to answer it: bounded, so that a busy or stopping fleet does not hold the sample.
-      const status = await this.client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => this.client.workflow.getHandle(writer).query(ledgerStatusQuery));
+      const status = await this.withinDeadline(() => this.client.workflow.getHandle(writer).query(ledgerStatusQuery));
       const backlogRows = status.backlog ?? status.pending;
       const oldest = status.oldestQueuedAt ?? null;
       return { backlogRows, oldestQueuedAgeSeconds: oldest === null ? 0 : Math.max(0, Math.round((now.getTime() - oldest) / 1000)), failedWrites: status.failedWrites };
@@ -83,27 +95,34 @@ export class BacklogSampler {
 
   private async lastReconciliation(): Promise<{ reconciliation?: BacklogSample['lastReconciliation']; listCalls: number }> {
     const query = `WorkflowType="reconcilePaymentsWorkflow" AND TaskQueue="${this.options.taskQueue}" AND ExecutionStatus="Completed"`;
-    const closed: { workflowId: string; runId: string; closeTime: Date }[] = [];
-    for await (const run of this.client.workflow.list({ query, pageSize: RECONCILIATIONS_LOOKED_AT })) {
-      if (run.closeTime) closed.push({ workflowId: run.workflowId, runId: run.runId, closeTime: run.closeTime });
-      if (closed.length >= RECONCILIATIONS_LOOKED_AT) break;
-    }
-    closed.sort((a, b) => b.closeTime.getTime() - a.closeTime.getTime());
-    for (const run of closed) {
-      let summary = this.summaries.get(run.runId);
-      if (summary === undefined) {
-        summary = await this.client.workflow
-          .getHandle(run.workflowId, run.runId, { followRuns: false })
-          .result()
-          .then(
-            (r) => r as ReconcileSummary,
-            () => null, // continued as new: the chain's last run carries the result
-          );
-        this.summaries.set(run.runId, summary);
+    const closed = await this.withinDeadline(async () => {
+      const runs: { workflowId: string; runId: string; closeTime: Date }[] = [];
+      for await (const run of this.client.workflow.list({ query, pageSize: RECONCILIATIONS_LOOKED_AT })) {
+        if (run.closeTime) runs.push({ workflowId: run.workflowId, runId: run.runId, closeTime: run.closeTime });
+        if (runs.length >= RECONCILIATIONS_LOOKED_AT) break;
       }
-      if (summary && !summary.dryRun && !summary.invoice) return { reconciliation: { closedAt: run.closeTime, drift: summary.drift }, listCalls: 1 };
+      return runs;
+    });
+    closed.sort((a, b) => b.closeTime.getTime() - a.closeTime.getTime());
+    const kept = new Map<string, ReconciliationFacts>();
+    let reconciliation: BacklogSample['lastReconciliation'];
+    for (const run of closed) {
+      let facts = this.summaries.get(run.runId);
+      if (!facts) {
+        const summary = await this.withinDeadline(
+          () => this.client.workflow.getHandle(run.workflowId, run.runId, { followRuns: false }).result() as Promise<ReconcileSummary>,
+        ).catch(
+          () => undefined, // read again at the next sample
+        );
+        if (summary) facts = { dryRun: summary.dryRun, invoice: summary.invoice, drift: summary.drift };
+      }
+      if (!facts) continue;
+      kept.set(run.runId, facts);
+      if (!reconciliation && !facts.dryRun && !facts.invoice) reconciliation = { closedAt: run.closeTime, drift: facts.drift };
+      if (reconciliation) break;
     }
-    return { listCalls: 1 };
+    this.summaries = kept;
+    return { reconciliation, listCalls: 1 };
   }
 }
 
@@ -136,13 +155,17 @@ export function backlogGauges(meter: MetricMeter) {
   const lastReconciled = meter.createGauge(METRIC.reconcileLastCompleted, 'int', '', 'When the last full reconciliation completed (seconds since the epoch)');
   const lastDrift = meter.createGauge(METRIC.reconcileLastDrift, 'int', '', 'What the last full reconciliation found, by kind');
   const sampledAt = meter.createGauge(METRIC.backlogSampled, 'int', '', 'When the backlog was last sampled (seconds since the epoch)');
+  const ledgerSampledAt = meter.createGauge(METRIC.ledgerSampled, 'int', '', 'When the ledger writer last answered the sampler (seconds since the epoch)');
   const calls = meter.createCounter(METRIC.backlogVisibilityCalls, '', 'Visibility calls made by the backlog sampler');
   return (sample: BacklogSample, at: Date) => {
     for (const [waitingFor, n] of Object.entries(sample.openPayments)) openPayments.set(n, { waiting_for: waitingFor });
     oldestOpen.set(sample.oldestOpenPaymentAgeSeconds);
-    ledgerRows.set(sample.ledger.backlogRows);
-    ledgerOldest.set(sample.ledger.oldestQueuedAgeSeconds);
-    ledgerFailed.set(sample.ledger.failedWrites);
+    if (sample.ledger) {
+      ledgerRows.set(sample.ledger.backlogRows);
+      ledgerOldest.set(sample.ledger.oldestQueuedAgeSeconds);
+      ledgerFailed.set(sample.ledger.failedWrites);
+      ledgerSampledAt.set(Math.floor(at.getTime() / 1000));
+    }
     if (sample.lastReconciliation) {
       lastReconciled.set(Math.floor(sample.lastReconciliation.closedAt.getTime() / 1000));
       for (const kind of DRIFT_KINDS) lastDrift.set(sample.lastReconciliation.drift[kind] ?? 0, { kind });

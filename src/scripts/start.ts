@@ -15,7 +15,8 @@ async function main(): Promise<void> {
   installObservability({
     logLevel: config.worker.logLevel,
     metricsPort: config.worker.metricsPort > 0 ? config.worker.metricsPort : undefined,
-    secrets: [config.tempo.password, config.armado.apiKey],
+    // The Temporal token too: nothing should log it, and if anything tried, it is masked.
+    secrets: [config.tempo.password, config.armado.apiKey, ...(process.env.TEMPORAL_API_KEY ? [process.env.TEMPORAL_API_KEY] : [])],
   });
   const workerOnly = process.argv.includes('--worker-only');
   if (config.temporal.address || workerOnly) {

@@ -51,6 +51,11 @@ export function temporalConnectionSettings(temporal: Pick<Config['temporal'], 'a
   if (Boolean(tls?.clientCert) !== Boolean(tls?.clientKey)) {
     throw new TemporalConnectionConfigError('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: set both (a client certificate needs its key) or neither');
   }
+  // gRPC refuses a header with a control or non-ASCII character, and says so quoting the header: the token
+  // would then reach an error message. Refused here, naming the variable only.
+  if (profile.apiKey !== undefined && !/^[\x21-\x7e]+$/.test(profile.apiKey)) {
+    throw new TemporalConnectionConfigError('TEMPORAL_API_KEY: must be one token of printable ASCII characters (no space, line break or other character)');
+  }
   const connect = toClientOptions(profile);
   const options = { ...connect.connectionOptions, address: temporal.address ?? profile.address ?? DEV_SERVER_ADDRESS };
   const tlsOn = Boolean(tls && !tls.disabled);

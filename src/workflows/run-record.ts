@@ -132,7 +132,8 @@ export class RunRecord {
   private end(outcome: SyncOutcome, failureType?: string): void {
     this.status.outcome = outcome;
     this.status.currentStep = 'done';
-    upsertSearchAttributes([{ key: SyncOutcomeKey, value: outcome }]);
+    // A closed run waits for nothing: SyncWaitingFor goes with the outcome, in the same command (no extra event).
+    upsertSearchAttributes([{ key: SyncOutcomeKey, value: outcome }, ...(this.wait && this.marksWaits ? [{ key: SyncWaitingForKey, value: null }] : [])]);
     // Neither the counter nor the log line is emitted when a worker replays this history.
     metricMeter.createCounter(METRIC.payments, '', 'Payment syncs that ended, by outcome and failure type').add(1, { outcome, failure_type: failureType ?? 'none' });
     const meta = { invoiceNumber: this.facts.invoiceNumber, outcome, ...(failureType ? { failureType } : {}) };

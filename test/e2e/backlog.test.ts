@@ -1,7 +1,7 @@
 // The backlog an operator watches, sampled from a real server: open runs by what they wait for (a bill not there
 // yet, the ledger's answer, an API's retries), the oldest open run's age, the ledger writer's rows and their age.
 import { BacklogSampler, type BacklogSample } from '../../src/operations/backlog';
-import { statusQuery } from '../../src/workflows/contract';
+import { statusQuery, SyncOutcomeKey, SyncWaitingForKey } from '../../src/workflows/contract';
 import { addInvoice, allPaymentRunsClosed, startE2E, type E2E } from '../helpers/e2e';
 import { eventually, readUntil } from '../helpers/eventually';
 
@@ -46,11 +46,11 @@ test('open runs counted by what they wait for, the oldest one aged, the ledger b
 
   const seen: BacklogSample = await readUntil(
     sample,
-    (s) => s.openPayments.bill === 1 && s.openPayments['api-retry'] === 1 && s.openPayments.ledger === 1 && s.ledger.oldestQueuedAgeSeconds >= 1,
+    (s) => s.openPayments.bill === 1 && s.openPayments['api-retry'] === 1 && s.openPayments.ledger === 1 && (s.ledger?.oldestQueuedAgeSeconds ?? 0) >= 1,
     30_000,
   );
   expect(seen.openPayments.none).toBe(0);
-  expect(seen.ledger.backlogRows).toBe(1);
+  expect(seen.ledger?.backlogRows).toBe(1);
   const firstStarted = (await waitsForBill.handle.describe()).startTime.getTime();
   const age = (Date.now() - firstStarted) / 1000;
   // Found by bisection on start times: within 2 % (or a second) below the truth, never above it.
@@ -65,10 +65,12 @@ test('open runs counted by what they wait for, the oldest one aged, the ledger b
   await rig.client.workflow.getHandle(waitsForBill.workflowId).signal('retryArmadoNow');
   await Promise.all([waitsForBill, retrying, waitsForLedger].map((r) => r.handle.result()));
   await allPaymentRunsClosed(rig.client, rig.taskQueue);
-  const after = await readUntil(sample, (s) => s.ledger.backlogRows === 0 && s.openPayments.none === 0, 30_000);
+  const after = await readUntil(sample, (s) => s.ledger?.backlogRows === 0 && s.openPayments.none === 0, 30_000);
   expect(after.openPayments).toEqual({ none: 0, bill: 0, ledger: 0, 'api-retry': 0 });
   expect(after.oldestOpenPaymentAgeSeconds).toBe(0);
-  expect(after.ledger.oldestQueuedAgeSeconds).toBe(0);
+  expect(after.ledger?.oldestQueuedAgeSeconds).toBe(0);
+  // A closed run waits for nothing: the attribute went with the outcome (a query for SyncWaitingFor="bill" finds none).
+  for (const r of [waitsForBill, retrying, waitsForLedger]) expect((await r.handle.describe()).typedSearchAttributes.get(SyncWaitingForKey)).toBeUndefined();
 }, 120_000);
 
 test('a settled payment that never waits writes no SyncWaitingFor and no patch marker (its history stays as short)', async () => {
@@ -81,4 +83,21 @@ test('a settled payment that never waits writes no SyncWaitingFor and no patch m
   expect(upserted).not.toContain('SyncWaitingFor');
   // The one patch marker is the version's own (local-steps), not the waiting marker's.
   expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(1);
+});
+
+test('a run that fails while it waits does not stay listed as waiting: SyncWaitingFor goes with the outcome', async () => {
+  const id = addInvoice(rig.sandboxes, '95020', { bills: 0 });
+  const run = await rig.start({ invoiceNumber: id, amount: 100 });
+  await eventually(async () => (await run.handle.describe()).typedSearchAttributes.get(SyncWaitingForKey) === 'bill', 'the run marked as waiting for its bill');
+  const goodKey = rig.sandboxes.armado.apiKey;
+  rig.sandboxes.armado.apiKey = 'rotated-meanwhile';
+  try {
+    await run.handle.signal('retryArmadoNow');
+    await expect(run.handle.result()).rejects.toThrow();
+  } finally {
+    rig.sandboxes.armado.apiKey = goodKey;
+  }
+  const attributes = (await run.handle.describe()).typedSearchAttributes;
+  expect(attributes.get(SyncOutcomeKey)).toBe('failed');
+  expect(attributes.get(SyncWaitingForKey)).toBeUndefined();
 });

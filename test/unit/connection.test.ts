@@ -105,3 +105,16 @@ test('a certificate and a token together: mutual TLS plus the token; what the to
     await issuer.stop();
   }
 });
+
+test('a token with a space, a line break or a non-ASCII character is refused naming the variable, never quoting it', () => {
+  for (const bad of ['eyJh bGci', 'eyJhbGci\n', 'eyJhbGciÖ']) {
+    let message = '';
+    try {
+      temporalConnectionSettings(design, { ...NO_FILE, TEMPORAL_API_KEY: bad });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^TEMPORAL_API_KEY: must be one token of printable ASCII/);
+    expect(message).not.toContain('eyJh');
+  }
+});
