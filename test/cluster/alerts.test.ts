@@ -14,6 +14,7 @@ import { startTemporalCluster, type TemporalCluster } from '../../dev/cluster/cl
 import { prometheusApi, RULES_FILE, startPrometheus, type LocalPrometheus } from '../../dev/cluster/prometheus';
 import { startSandboxes, type Sandboxes } from '../../dev/sandbox';
 import { startServiceProcess, type ServiceProcess } from '../../dev/scripts/service-processes';
+import { addInvoice, ledgerInvoices } from '../helpers/e2e';
 import { eventually } from '../helpers/eventually';
 
 const say = (line: string) => process.stdout.write(`alerts: ${line}\n`);
@@ -118,9 +119,7 @@ test('Sheets refusing every call: LedgerBacklogStale fires; Sheets back: the row
   sandboxes.google.server.injectFault({ path: '/v4/spreadsheets', status: 503, times: 1_000_000 });
   const runs = await Promise.all(
     ['610001', '610002', '610003'].map((id) => {
-      sandboxes.tempo.addInvoice(id, 100);
-      sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
-      sandboxes.armado.addBill(id);
+      addInvoice(sandboxes, id);
       return startPaymentSync(
         client,
         { invoiceNumber: id, paymentMode: 'virement', paymentDate: '2024-01-15', tempoStatus: 200, amount: 100 },
@@ -138,11 +137,5 @@ test('Sheets refusing every call: LedgerBacklogStale fires; Sheets back: the row
   expect(results.map((r) => r.outcome)).toEqual(['synced', 'synced', 'synced']);
   await eventually(async () => (await alertState('LedgerBacklogStale')) === undefined, 'LedgerBacklogStale resolved', 120_000, 500);
   say(`resolved ${((Date.now() - back) / 1000).toFixed(1)} s after Sheets came back`);
-  expect(
-    sandboxes.google
-      .rows(sandboxes.spreadsheetId)
-      .slice(1)
-      .map((r) => r[0])
-      .sort(),
-  ).toEqual(['610001', '610002', '610003']);
+  expect(ledgerInvoices(sandboxes)).toEqual(['610001', '610002', '610003']);
 });

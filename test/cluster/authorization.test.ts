@@ -17,6 +17,7 @@ import { reconcileScheduleId } from '../../src/operations/reconcile';
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { connectClient, temporalConnectionSettings } from '../../src/temporal/connection';
 import { freePort } from '../../src/temporal/dev-server';
+import { addInvoice, ledgerInvoices } from '../helpers/e2e';
 import { makePki, type Pki } from '../helpers/certificates';
 import { eventually } from '../helpers/eventually';
 import { composeLaunch } from './compose';
@@ -114,9 +115,7 @@ test('the worker, the intake and the CLI sync payments with their own tokens; th
   );
   const invoices = ['620001', '620002', '620003'];
   for (const id of invoices) {
-    sandboxes.tempo.addInvoice(id, 100);
-    sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
-    sandboxes.armado.addBill(id);
+    addInvoice(sandboxes, id);
   }
   for (const id of invoices.slice(0, 2)) {
     const res = await request(`http://127.0.0.1:${port}/v1/payments`, {
@@ -140,13 +139,7 @@ test('the worker, the intake and the CLI sync payments with their own tokens; th
     const result = await run(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'cli.js'), 'result', id, '--json'], { env: cliEnv });
     expect(JSON.parse(result.stdout)).toMatchObject({ outcome: 'synced' });
   }
-  expect(
-    sandboxes.google
-      .rows(sandboxes.spreadsheetId)
-      .slice(1)
-      .map((r) => r[0])
-      .sort(),
-  ).toEqual(invoices);
+  expect(ledgerInvoices(sandboxes)).toEqual(invoices);
   for (const id of invoices) expect(sandboxes.armado.putsFor(id)).toBe(1);
 
   // The worker set up the reconciliation's Schedule with its token; the server's own scheduler starts it (through

@@ -11,6 +11,7 @@ import { startServiceProcess, type ServiceProcess } from '../../dev/scripts/serv
 import { PROJECT_ROOT } from '../../src/temporal/binaries';
 import { startTemporalCluster, type TemporalCluster } from '../../dev/cluster/cluster';
 import { freePort } from '../../src/temporal/dev-server';
+import { addInvoice, ledgerInvoices } from '../helpers/e2e';
 import { makePki, type Pki } from '../helpers/certificates';
 import { composeLaunch } from './compose';
 import { firstCall } from './first-call';
@@ -69,9 +70,7 @@ test('with mutual TLS on, a worker, the intake and the CLI with client certifica
   const invoices = ['610001', '610002', '610003'];
   const workflowIds: string[] = [];
   for (const id of invoices) {
-    sandboxes.tempo.addInvoice(id, 100);
-    sandboxes.tempo.invoice(id)!.RegleeTotale = 'OUI';
-    sandboxes.armado.addBill(id);
+    addInvoice(sandboxes, id);
     const res = await request(`http://127.0.0.1:${port}/v1/payments`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
@@ -86,13 +85,7 @@ test('with mutual TLS on, a worker, the intake and the CLI with client certifica
     const result = await run(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'cli.js'), 'result', id, '--json'], { env: cliEnv });
     expect(JSON.parse(result.stdout)).toMatchObject({ outcome: 'synced' });
   }
-  expect(
-    sandboxes.google
-      .rows(sandboxes.spreadsheetId)
-      .slice(1)
-      .map((r) => r[0])
-      .sort(),
-  ).toEqual(invoices);
+  expect(ledgerInvoices(sandboxes)).toEqual(invoices);
   for (const id of invoices) expect(sandboxes.armado.putsFor(id)).toBe(1);
 
   // doctor says how the connection is secured and until when the certificate holds.

@@ -81,6 +81,15 @@ export function addInvoice(sandboxes: Sandboxes, id: string, options: { fullyPai
   return id;
 }
 
+/** The invoice numbers of the ledger's rows (header aside), sorted. */
+export function ledgerInvoices(sandboxes: Sandboxes): string[] {
+  return sandboxes.google
+    .rows(sandboxes.spreadsheetId)
+    .slice(1)
+    .map((r) => String(r[0]))
+    .sort();
+}
+
 /** Visibility is eventually consistent: waits until no payment run of the task queue reads as running. */
 export async function allPaymentRunsClosed(client: Client, taskQueue: string): Promise<void> {
   await eventually(async () => {
