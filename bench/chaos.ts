@@ -41,7 +41,7 @@ export interface ChaosReport {
   serverRestarts: number;
   faults: { refused: number; lostReplies: number };
   /** The ledger under faults: seconds from the start to its first row, and to every first payment's row. */
-  ledger: { firstRowS: number; firstPaymentsWrittenS: number; queueRequests: number; sheetsWriteRequests: number };
+  ledger: { firstRowS: number; firstPaymentsWrittenS: number; queueRequests: number; queueSignals: number; sheetsWriteRequests: number };
   problems: string[];
 }
 
@@ -205,11 +205,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   monkeyDone = true;
   await monkey;
   clearInterval(sampler);
-  // Every row the runs queued with the writer, queued again included: each is a signal in one of its runs' histories.
+  // Every row the runs queued with the writer, queued again included, and the signals that carried them (one each,
+  // or several in one enqueueLedgerRows), as the writer's histories hold them.
   let queueRequests = 0;
+  let queueSignals = 0;
   for await (const w of client.workflow.list({ query: `WorkflowType="paymentLedgerWorkflow" AND TaskQueue="${taskQueue}"` })) {
     const events = (await retrying(() => client.workflow.getHandle(w.workflowId, w.runId).fetchHistory())).events ?? [];
-    queueRequests += events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'enqueueLedgerRow').length;
+    for (const e of events) {
+      const signal = e.workflowExecutionSignaledEventAttributes;
+      if (signal?.signalName === 'enqueueLedgerRow') queueRequests += 1;
+      else if (signal?.signalName === 'enqueueLedgerRows') {
+        const data = signal.input?.payloads?.[0]?.data;
+        queueRequests += data ? ((JSON.parse(Buffer.from(data).toString()) as { requests?: unknown[] }).requests?.length ?? 0) : 0;
+      } else continue;
+      queueSignals += 1;
+    }
   }
   for (const s of [sandboxes.tempo, sandboxes.armado, sandboxes.google]) s.server.chaos = undefined;
 
@@ -240,7 +250,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       refused: [sandboxes.tempo, sandboxes.armado, sandboxes.google].reduce((n, s) => n + s.server.requests.filter((r) => r.status === 503 || r.status === 429).length, 0),
       lostReplies: sandboxes.tempo.server.lostReplies + sandboxes.armado.server.lostReplies + sandboxes.google.server.lostReplies,
     },
-    ledger: { ...timeline, queueRequests, sheetsWriteRequests: sandboxes.google.writeRequests },
+    ledger: { ...timeline, queueRequests, queueSignals, sheetsWriteRequests: sandboxes.google.writeRequests },
     problems: problems.slice(0, 20),
   };
   worker.kill('SIGKILL');

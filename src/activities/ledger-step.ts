@@ -1,10 +1,17 @@
 // The payment run's ledger step: it hands its row to the spreadsheet tab's single writer, which answers
 // the run by signal once the row is written. The run, not this activity, waits for that answer.
 import { CompleteAsyncError, Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { ErrorType, permanentFailure, transientFailure } from '../domain/errors';
 import type { LedgerRow } from '../domain/shapes';
+import { eachLimited } from './ledger-writer';
 import {
+  backlogDrainMs,
   enqueueLedgerRowSignal,
+  enqueueLedgerRowsSignal,
+  LEDGER_BACKLOG_MEMO,
+  MAX_REQUESTS_PER_SIGNAL,
+  type LedgerRequest,
   legacyEnqueueLedgerRowSignal,
   legacyLedgerWorkflowId,
   ledgerRequestId,
@@ -32,6 +39,106 @@ export interface LedgerRowQueued {
   queued: true;
   requestId: string;
   writer: string;
+  /** How long the writer needed for the rows it already had (its last report): the run waits at least that long. */
+  writerBacklogMs?: number;
+}
+
+interface Waiting {
+  request: LedgerRequest;
+  resolve: (backlogMs: number) => void;
+  reject: (err: unknown) => void;
+}
+
+interface WriterLine {
+  client: Client;
+  taskQueue: string;
+  start: LedgerWriterInput;
+  waiting: Waiting[];
+  sending: boolean;
+  scheduled: boolean;
+  lastSentAt: number;
+}
+
+/** A worker sends one writer at most one signal this often: the requests made meanwhile go together. */
+const SIGNAL_SPACING_MS = 200;
+
+/**
+ * A worker's requests to one writer go in one signal at a time, at most one every SIGNAL_SPACING_MS: those made
+ * meanwhile go together in the next (so an idle writer gets a row at once, a busy one a burst's rows in a few
+ * signals). Each signal is an event in the writer's history; a burst of 5,000 payments, one signal each, made it
+ * roll over every 4,000 events and carry at most `maxCarried` rows, so thousands of runs queued again. A writer
+ * says by its memo that it takes batches (it publishes its backlog there); one that does not runs code from
+ * before them and gets one signal per request. Every caller learns what the writer had ahead of its row.
+ */
+export class LedgerRequestGatherer {
+  private readonly lines = new Map<string, WriterLine>();
+
+  constructor(private readonly spacingMs = SIGNAL_SPACING_MS) {}
+
+  queue(client: Client, writer: string, taskQueue: string, start: LedgerWriterInput, request: LedgerRequest): Promise<number> {
+    let line = this.lines.get(writer);
+    if (!line) {
+      line = { client, taskQueue, start, waiting: [], sending: false, scheduled: false, lastSentAt: 0 };
+      this.lines.set(writer, line);
+    }
+    const answer = new Promise<number>((resolve, reject) => line.waiting.push({ request, resolve, reject }));
+    if (!line.sending && !line.scheduled) this.schedule(writer, line);
+    return answer;
+  }
+
+  /** On a later turn of the event loop at the soonest, so that the runs of one workflow-task batch go together. */
+  private schedule(writer: string, line: WriterLine): void {
+    line.scheduled = true;
+    setTimeout(
+      () => {
+        line.scheduled = false;
+        this.send(writer, line);
+      },
+      Math.max(0, line.lastSentAt + this.spacingMs - Date.now()),
+    );
+  }
+
+  private send(writer: string, line: WriterLine): void {
+    const batch = line.waiting.splice(0, MAX_REQUESTS_PER_SIGNAL);
+    if (batch.length === 0) return;
+    line.sending = true;
+    line.lastSentAt = Date.now();
+    signalWriter(line, writer, batch.map((w) => w.request))
+      .then(
+        (backlogMs) => batch.forEach((w) => w.resolve(backlogMs)),
+        (err: unknown) => batch.forEach((w) => w.reject(err)),
+      )
+      .finally(() => {
+        line.sending = false;
+        if (line.waiting.length > 0) this.schedule(writer, line);
+      });
+  }
+}
+
+async function signalWriter({ client, taskQueue, start }: WriterLine, writer: string, requests: LedgerRequest[]): Promise<number> {
+  const { takesBatches, backlogMs } = await writerState(client, writer);
+  const options = { workflowId: writer, taskQueue, args: [start] };
+  if (takesBatches) await client.workflow.signalWithStart('paymentLedgerWorkflow', { ...options, signal: enqueueLedgerRowsSignal, signalArgs: [{ requests }] });
+  else
+    await eachLimited(
+      requests,
+      16,
+      async (request) => void (await client.workflow.signalWithStart('paymentLedgerWorkflow', { ...options, signal: enqueueLedgerRowSignal, signalArgs: [request] })),
+    );
+  return backlogMs;
+}
+
+/** The writer's backlog as it last published it; a writer not running yet is started by this worker's code. */
+async function writerState(client: Client, writer: string): Promise<{ takesBatches: boolean; backlogMs: number }> {
+  try {
+    const description = await client.workflow.getHandle(writer).describe();
+    if (description.status.name !== 'RUNNING') return { takesBatches: true, backlogMs: 0 };
+    const memo = description.memo?.[LEDGER_BACKLOG_MEMO];
+    return { takesBatches: memo !== undefined, backlogMs: backlogDrainMs(memo, Date.now()) };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return { takesBatches: true, backlogMs: 0 };
+    throw err;
+  }
 }
 
 function isQueueArgs(args: LedgerRow | QueueLedgerRowArgs): args is QueueLedgerRowArgs {
@@ -39,6 +146,7 @@ function isQueueArgs(args: LedgerRow | QueueLedgerRowArgs): args is QueueLedgerR
 }
 
 export function createLedgerStepActivities(deps: LedgerStepActivityDeps) {
+  const gatherer = new LedgerRequestGatherer();
   return {
     /**
      * Queues the run's row with the writer of this tab (started if need be). Idempotent: the writer keeps one
@@ -58,14 +166,9 @@ export function createLedgerStepActivities(deps: LedgerStepActivityDeps) {
         throw permanentFailure(ErrorType.InvalidPaymentInput, `ledger request rejected: ${request.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
       const start: LedgerWriterInput = { spreadsheetId: deps.spreadsheetId, sheetName: deps.sheetName, settings: deps.settings };
+      let writerBacklogMs: number;
       try {
-        await ctx.client.workflow.signalWithStart('paymentLedgerWorkflow', {
-          workflowId: writer,
-          taskQueue: ctx.info.taskQueue,
-          args: [start],
-          signal: enqueueLedgerRowSignal,
-          signalArgs: [request.data],
-        });
+        writerBacklogMs = await gatherer.queue(ctx.client, writer, ctx.info.taskQueue, start, request.data);
       } catch (err) {
         throw transientFailure(
           ErrorType.ExternalApiUnavailable,
@@ -73,7 +176,7 @@ export function createLedgerStepActivities(deps: LedgerStepActivityDeps) {
         );
       }
       ctx.log.info('ledger row queued with the tab writer', { invoiceNumber: args.row.invoiceNumber, ledgerStatus: args.row.status, writer });
-      return { queued: true, requestId, writer };
+      return { queued: true, requestId, writer, writerBacklogMs };
     },
   };
 }

@@ -30,7 +30,7 @@ export interface LedgerBatchOutcome {
 export type AddressedReply = LedgerReply & { replyTo: LedgerRequest['replyTo'] };
 
 /** Runs `work` on every item with at most `limit` in flight. */
-async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+export async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) await work(items[next++] as T);

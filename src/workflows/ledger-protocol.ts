@@ -1,15 +1,19 @@
 // The ledger protocol, end to end: how a payment run gets its row into the sheet through the tab's single writer.
 //
 //   1. request  The run's ledger step (activities/ledger-step.ts, the run's only I/O here) signals-with-start the
-//               writer of its tab and task queue (`ledgerWriterId`) with `enqueueLedgerRow`: a LedgerRequest
-//               (its id `<runId>/<write>/<attempt>`, the row, where to answer, the worker's writer settings).
+//               writer of its tab and task queue (`ledgerWriterId`) with a LedgerRequest (its id
+//               `<runId>/<write>/<attempt>`, the row, where to answer, the worker's writer settings). A worker sends
+//               the requests of its runs together, one `enqueueLedgerRows` signal at a time (`enqueueLedgerRow`,
+//               one each, to a writer running code from before), and tells each run the writer's backlog.
 //   2. queue    The writer (payment-ledger.ts) keeps one request per run, the newest (`PendingRequests`), and
-//               writes them in keyed batches (activities/ledger-writer.ts: fresh reads before every write).
+//               writes them in keyed batches (activities/ledger-writer.ts: fresh reads before every write). Before
+//               each batch it publishes its backlog and pace in its memo (`LedgerBacklogMemo`).
 //   3. reply    It answers each run with `ledgerRowWritten`: a LedgerReply (written, kept out for a later payment,
 //               or failed for good) naming the request. A run keeps only answers to its own requests (`LedgerSteps`).
 //   4. re-queue A run with no answer in time (a lost reply, a writer that rolled over without its row, Sheets down)
-//               queues the row again: after 30 s, then twice as long each time up to LEDGER_REQUEUE_AFTER; it
-//               gives up after 3 days or 500 tries. Queuing again is harmless: the writer keeps the newest.
+//               queues the row again: after 30 s, or after the writer's backlog and half again when it is behind,
+//               then twice as long each time up to LEDGER_REQUEUE_AFTER; it gives up after 3 days or 500 tries.
+//               Queuing again is harmless (the writer keeps the newest) but costs both histories events.
 //   5. rollover Past its history threshold the writer continues as new with at most `maxCarried` requests; the
 //               runs of the others queue again (4).
 //
@@ -50,6 +54,11 @@ function fnv1a(text: string): string {
 
 /** 1. A run's row, to its writer. (The first protocol's signal has its own name now: see the end of this file.) */
 export const enqueueLedgerRowSignal = defineSignal<[LedgerRequest]>('enqueueLedgerRow');
+/**
+ * 1. The rows of the runs a worker queued within a few milliseconds, in one signal: every signal is an event in the
+ * writer's history, and one per row made a 10,000-payment burst roll the writer over again and again.
+ */
+export const enqueueLedgerRowsSignal = defineSignal<[LedgerRequestBatch]>('enqueueLedgerRows');
 /** 3. The writer's answer, to the run. */
 export const ledgerRowWrittenSignal = defineSignal<[LedgerReply]>('ledgerRowWritten');
 export const ledgerStatusQuery = defineQuery<LedgerWriterStatus>('ledgerStatus');
@@ -100,7 +109,9 @@ function buildSchemas() {
     }),
     z.object({ requestId: z.string().min(1).max(200), error: z.object({ type: z.string().max(100), message: z.string().max(2000) }) }),
   ]);
-  return { settings, row, request, reply };
+  /** Each request of a batch is checked on its own: one the writer cannot take does not cost the others theirs. */
+  const requestBatch = z.object({ requests: z.array(z.unknown()).min(1).max(MAX_REQUESTS_PER_SIGNAL) });
+  return { settings, row, request, requestBatch, reply };
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -115,6 +126,11 @@ export function ledgerSchemas(): LedgerSchemas {
 export type LedgerSettings = output<LedgerSchemas['settings']>;
 export type LedgerRequest = output<LedgerSchemas['request']>;
 export type LedgerReply = output<LedgerSchemas['reply']>;
+export interface LedgerRequestBatch {
+  requests: LedgerRequest[];
+}
+/** Requests in one enqueueLedgerRows signal at most (a 200-request signal is about 90 KB). */
+export const MAX_REQUESTS_PER_SIGNAL = 200;
 
 export interface LedgerWriterInput {
   spreadsheetId: string;
@@ -125,6 +141,8 @@ export interface LedgerWriterInput {
   pending?: LedgerRequest[];
   /** When each of `pending` was first queued (ms since the epoch): the backlog's age survives a rollover. */
   pendingSince?: number[];
+  /** The writer's last measured pace, for the backlog it publishes. */
+  rowsPerSecond?: number | null;
 }
 
 export interface LedgerWriterStatus {
@@ -182,6 +200,38 @@ function isNewerRequest(a: LedgerRequest, b: LedgerRequest): boolean {
   return Number(writeA) > Number(writeB) || (Number(writeA) === Number(writeB) && Number(attemptA) > Number(attemptB));
 }
 
+// ---- The writer's backlog, as a run sees it when it queues ----
+
+/** The memo key under which the writer publishes its backlog, once per batch (read with the writer's description). */
+export const LEDGER_BACKLOG_MEMO = 'ledgerBacklog';
+/** The writer's patch that takes batches of requests (enqueueLedgerRows) and publishes its backlog. */
+export const LEDGER_BATCHES_PATCH = 'ledger-request-batches';
+
+export interface LedgerBacklogMemo {
+  /** Rows queued or being written when the writer took its last batch. */
+  rows: number;
+  /** Its pace over its last full batch (rows per second), null until it has written one. */
+  rowsPerSecond: number | null;
+  /** When (ms since the epoch, the writer's workflow time). */
+  at: number;
+}
+
+/** The longest backlog a run plans its wait on: beyond it, the writer is down rather than behind. */
+const MAX_BACKLOG_MS = 3_600_000;
+
+/**
+ * How long from `now` until the rows the writer last reported are written, at its last pace: what a row queued now
+ * has ahead of it. 0 when the writer has not reported (or not written a full batch yet): the run then waits the
+ * usual first delay.
+ */
+export function backlogDrainMs(memo: unknown, now: number): number {
+  if (!isObject(memo)) return 0;
+  const { rows, rowsPerSecond, at } = memo;
+  if (typeof rows !== 'number' || typeof at !== 'number' || typeof rowsPerSecond !== 'number' || !(rowsPerSecond > 0) || !(rows > 0)) return 0;
+  const left = rows - (rowsPerSecond * Math.max(0, now - at)) / 1000;
+  return left > 0 ? Math.min(MAX_BACKLOG_MS, Math.round((left / rowsPerSecond) * 1000)) : 0;
+}
+
 // ---- The run's side: queue, wait for the answer, queue again ----
 
 /** Used by runs whose confirmTempoUpdate predates LEDGER_REQUEUE_AFTER in its result. */
@@ -192,6 +242,18 @@ const FIRST_REQUEUE_MS = 30_000;
 const LEDGER_GIVE_UP_MS = 3 * 24 * 3_600_000;
 /** …or after this many times queued, whatever LEDGER_REQUEUE_AFTER is: the run's history stays bounded. */
 const LEDGER_MAX_QUEUED = 500;
+
+/**
+ * How long a run waits for its answer before queuing the row again: 30 s, doubling with each try, and never less than
+ * what the writer had ahead of the row (with half again as margin: its pace varies), so that a writer that is merely
+ * behind is not sent the same rows again; a lost answer is still noticed within 30 s when the writer is idle.
+ * At most LEDGER_REQUEUE_AFTER, and never past the step's deadline.
+ */
+export function answerWaitMs(attempt: number, writerBacklogMs: number, requeueAfterMs: number, remainingMs: number): number {
+  const doubling = FIRST_REQUEUE_MS * 2 ** Math.min(attempt - 1, 10);
+  const behindWriter = FIRST_REQUEUE_MS + Math.round(1.5 * writerBacklogMs);
+  return Math.min(requeueAfterMs, Math.max(doubling, behindWriter), remainingMs);
+}
 
 export type OrderedWrite = LedgerWriteResult & { armadoAfter?: string[] };
 export type QueueLedgerRow = (args: QueueLedgerRowArgs) => Promise<LedgerRowQueued>;
@@ -245,13 +307,13 @@ export class LedgerSteps {
     const answer = () => mine.map((id) => this.replies.get(id)).find((r) => r !== undefined);
     for (let attempt = 1; ; attempt++) {
       this.inFlight = `/${write}/${attempt}`;
-      const { requestId } = await this.queue({ row, write, attempt });
+      const queued = await this.queue({ row, write, attempt });
+      const { requestId } = queued;
       this.asked.add(requestId);
       this.inFlight = undefined;
       mine.push(requestId);
       if (attempt > 1) this.run.waiting('updatePaymentSheet', `row queued again (attempt ${attempt}): no answer from the ledger writer yet`);
-      const remaining = giveUpAt - Date.now();
-      const wait = Math.min(this.requeueAfterMs, FIRST_REQUEUE_MS * 2 ** Math.min(attempt - 1, 10), remaining);
+      const wait = answerWaitMs(attempt, queued.writerBacklogMs ?? 0, this.requeueAfterMs, giveUpAt - Date.now());
       await condition(() => answer() !== undefined, Math.max(1, wait));
       const reply = answer();
       if (reply && 'result' in reply) return reply.result;

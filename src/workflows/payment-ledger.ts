@@ -2,14 +2,30 @@
 // in one keyed batch, then answers each run by signal (the protocol, both sides: ledger-protocol.ts). It never
 // fails on what it is sent, never waits on one run, and keeps its history and its continue-as-new input bounded
 // however long Google Sheets is down.
-import { ActivityCancellationType, CancellationScope, condition, continueAsNew, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  log,
+  patched,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { failureMessageOf, failureTypeOf, NON_RETRYABLE_TYPES } from '../domain/errors';
 import { REPLY_LEDGER_OPTIONS, writeLedgerBatchOptions } from './activity-options';
 import type { AddressedReply, LedgerBatchOutcome } from '../activities/ledger-writer';
 import {
   enqueueLedgerRowSignal,
+  enqueueLedgerRowsSignal,
   FALLBACK_LEDGER_SETTINGS,
+  LEDGER_BACKLOG_MEMO,
+  LEDGER_BATCHES_PATCH,
+  type LedgerBacklogMemo,
   isLegacyLedgerInput,
   ledgerSchemas,
   ledgerStatusQuery,
@@ -74,23 +90,41 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
   let settings = input.settings ?? FALLBACK_LEDGER_SETTINGS;
   const pending = new PendingRequests(input.pending, input.pendingSince);
   const stats = { rowsWritten: 0, batchesWritten: 0, rejectedSignals: 0, failedWrites: 0 };
-  const { request: requestSchema } = ledgerSchemas();
+  const { request: requestSchema, requestBatch: batchSchema } = ledgerSchemas();
+  /** The writer's pace over its last full batch, published with its backlog so that runs know how long to wait. */
+  let rowsPerSecond: number | null = input.rowsPerSecond ?? null;
 
   setHandler(ledgerStatusQuery, () => {
     const { rows, oldestQueuedAt } = pending.backlog();
     return { pending: pending.size, backlog: rows, oldestQueuedAt, ...stats };
   });
-  setHandler(enqueueLedgerRowSignal, (raw: unknown) => {
+  // A signal is a door anyone with access can knock on: what is wrong is logged (never the payload) and dropped.
+  const rejected = (what: string, issues: { path: PropertyKey[]; message: string }[]) => {
+    stats.rejectedSignals += 1;
+    log.warn(what, { problems: issues.slice(0, 5).map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`) });
+  };
+  const accept = (raw: unknown) => {
     const request = requestSchema.safeParse(raw);
-    if (!request.success) {
-      // A signal is a door anyone with access can knock on: log what was wrong (never the payload) and drop it.
-      stats.rejectedSignals += 1;
-      log.warn('ledger request rejected', { problems: request.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`) });
-      return;
-    }
+    if (!request.success) return rejected('ledger request rejected', request.error.issues);
     settings = request.data.settings;
     pending.accept(request.data);
-  });
+  };
+  setHandler(enqueueLedgerRowSignal, accept);
+  // A writer that takes batches says so with its backlog in its memo: workers send it batches only then. A run
+  // started before (replayed here, no marker) keeps ignoring them as its code did, or its replay would diverge.
+  const takesBatches = patched(LEDGER_BATCHES_PATCH);
+  const publishBacklog = () => {
+    const backlog: LedgerBacklogMemo = { rows: pending.backlog().rows, rowsPerSecond, at: Date.now() };
+    if (takesBatches) upsertMemo({ [LEDGER_BACKLOG_MEMO]: backlog });
+  };
+  if (takesBatches) {
+    setHandler(enqueueLedgerRowsSignal, (raw: unknown) => {
+      const batch = batchSchema.safeParse(raw);
+      if (!batch.success) return rejected('ledger request batch rejected', batch.error.issues);
+      batch.data.requests.forEach(accept);
+    });
+    publishBacklog();
+  }
 
   const rolloverDue = () => {
     const info = workflowInfo();
@@ -108,11 +142,14 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
         settings,
         pending: carried,
         pendingSince: pending.sinceOf(carried),
+        rowsPerSecond,
       });
     }
+    const cycleStart = Date.now();
     if (settings.batchWindowMs > 0 && pending.size < settings.maxBatch) await sleep(settings.batchWindowMs);
 
     const batch = pending.take(settings.maxBatch);
+    publishBacklog();
     let outcome: LedgerBatchOutcome;
     try {
       const written = await writeUnlessRolloverDue(settings, { spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, requests: batch }, rolloverDue);
@@ -149,5 +186,8 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
         log.warn('ledger replies not delivered', { runs: replies.length, type: failureTypeOf(err) });
       }
     }
+    // Measured on full batches only (a small one says how few rows came, not how fast they go), from the start of
+    // the cycle: gathering, writing and answering.
+    if (batch.length >= settings.maxBatch / 2) rowsPerSecond = Math.round((batch.length / Math.max(1, Date.now() - cycleStart)) * 1_000_000) / 1000;
   }
 }

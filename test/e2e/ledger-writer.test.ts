@@ -5,7 +5,7 @@ import { Worker } from '@temporalio/worker';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
 import { createPaymentWorker } from '../../src/worker';
-import { enqueueLedgerRowSignal, ledgerStatusQuery, ledgerWriterId } from '../../src/workflows/ledger-protocol';
+import { enqueueLedgerRowSignal, LEDGER_BACKLOG_MEMO, ledgerStatusQuery, ledgerWriterId, type LedgerBacklogMemo, type LedgerRequest } from '../../src/workflows/ledger-protocol';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
 import { eventually, within } from '../helpers/eventually';
 import { localStepRecords, signalsNamed } from '../helpers/history';
@@ -32,6 +32,34 @@ test('malformed signals are dropped at the door; the writer keeps serving every 
   expect(await writer().query(ledgerStatusQuery)).toMatchObject({ rejectedSignals: 5 });
   expect((await writer().describe()).status.name).toBe('RUNNING');
 });
+
+test("a burst's rows reach the writer in a few signals, every row once, and the writer publishes its backlog for the runs", async () => {
+  const ids = Array.from({ length: 40 }, () => invoice());
+  const runs = await Promise.all(ids.map((id) => rig.start({ invoiceNumber: id })));
+  await within(Promise.all(runs.map((r) => r.handle.result())), 60_000, 'the burst');
+  for (const id of ids) expect(rowsOf(id)).toHaveLength(1);
+
+  const ours = new Set(runs.map((r) => r.workflowId));
+  const events = (await writer().fetchHistory()).events ?? [];
+  const decode = (e: (typeof events)[number]) => JSON.parse(Buffer.from(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]?.data ?? []).toString()) as unknown;
+  const batches = signalsNamed(events, 'enqueueLedgerRows')
+    .map((e) => (decode(e) as { requests: LedgerRequest[] }).requests.filter((r) => ours.has(r.replyTo.workflowId)))
+    .filter((requests) => requests.length > 0);
+  const single = signalsNamed(events, 'enqueueLedgerRow').filter((e) => ours.has((decode(e) as LedgerRequest).replyTo?.workflowId));
+  expect(single).toEqual([]);
+  expect(
+    batches
+      .flat()
+      .map((r) => r.replyTo.workflowId)
+      .sort(),
+  ).toEqual([...ours].sort()); // each run's row queued once
+  expect(batches.length).toBeLessThan(ours.size / 2);
+  process.stdout.write(`ledger requests: ${ours.size} runs' rows in ${batches.length} signals\n`);
+
+  const memo = (await writer().describe()).memo?.[LEDGER_BACKLOG_MEMO] as LedgerBacklogMemo;
+  expect(memo).toEqual({ rows: expect.any(Number), rowsPerSecond: null, at: expect.any(Number) }); // no full batch yet (200 rows)
+  expect(Date.now() - memo.at).toBeLessThan(60_000);
+}, 120_000);
 
 test("no history holds a task token or anything else that completes another run's step", async () => {
   const id = invoice(true);

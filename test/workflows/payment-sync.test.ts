@@ -327,3 +327,25 @@ test('a run keeps only answers to requests it made: 100 stale or forged replies 
   expect(result.sheet).toEqual({ status: 'appended', row: 2 });
   expect(queued).toEqual([1]);
 });
+
+test('a run told that the writer is behind waits that long (and half again) before queuing its row again, 30 s when it is idle', async () => {
+  /** The first request is lost (never answered); the writer said it had `backlogMs` of rows ahead of it. */
+  const timersWith = (backlogMs: number) =>
+    run(
+      {
+        updatePaymentSheet: async (args: QueueLedgerRowArgs) => {
+          if (args.attempt > 1) return writer()(args);
+          const { runId } = Context.current().info.workflowExecution as { runId: string };
+          return { queued: true as const, requestId: `${runId}/${args.write}/${args.attempt}`, writer: 'stub', writerBacklogMs: backlogMs };
+        },
+      },
+      async (h) => {
+        await h.result();
+        const events = (await h.fetchHistory()).events ?? [];
+        return events.filter((e) => e.timerStartedEventAttributes).map((e) => Number(e.timerStartedEventAttributes?.startToFireTimeout?.seconds));
+      },
+    );
+  // The first timer is the wait for the lost answer (the second, started as the answer came, is cancelled at once).
+  expect((await timersWith(0))[0]).toBe(30);
+  expect((await timersWith(300_000))[0]).toBe(30 + 450);
+});
