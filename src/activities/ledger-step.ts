@@ -60,7 +60,7 @@ interface WriterLine {
 }
 
 /** A worker sends one writer at most one signal this often: the requests made meanwhile go together. */
-const SIGNAL_SPACING_MS = 200;
+const SIGNAL_SPACING_MS = 1_000;
 
 /**
  * A worker's requests to one writer go in one signal at a time, at most one every SIGNAL_SPACING_MS: those made
@@ -103,7 +103,11 @@ export class LedgerRequestGatherer {
     if (batch.length === 0) return;
     line.sending = true;
     line.lastSentAt = Date.now();
-    signalWriter(line, writer, batch.map((w) => w.request))
+    signalWriter(
+      line,
+      writer,
+      batch.map((w) => w.request),
+    )
       .then(
         (backlogMs) => batch.forEach((w) => w.resolve(backlogMs)),
         (err: unknown) => batch.forEach((w) => w.reject(err)),
@@ -118,8 +122,10 @@ export class LedgerRequestGatherer {
 async function signalWriter({ client, taskQueue, start }: WriterLine, writer: string, requests: LedgerRequest[]): Promise<number> {
   const { takesBatches, backlogMs } = await writerState(client, writer);
   const options = { workflowId: writer, taskQueue, args: [start] };
-  if (takesBatches) await client.workflow.signalWithStart('paymentLedgerWorkflow', { ...options, signal: enqueueLedgerRowsSignal, signalArgs: [{ requests }] });
-  else
+  if (takesBatches) {
+    const batch = { settings: start.settings as LedgerSettings, requests: requests.map(({ settings: _settings, ...request }) => request) };
+    await client.workflow.signalWithStart('paymentLedgerWorkflow', { ...options, signal: enqueueLedgerRowsSignal, signalArgs: [batch] });
+  } else
     await eachLimited(
       requests,
       16,

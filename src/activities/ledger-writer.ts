@@ -5,7 +5,7 @@ import type { LedgerRow, LedgerWriteResult } from '../domain/shapes';
 import type { SheetsClient } from '../apis/sheets';
 import { upsertLedgerRows } from '../ledger/keyed-upsert';
 import { InvoiceNumberKey } from '../workflows/contract';
-import { ledgerRowWrittenSignal, type LedgerReply, type LedgerRequest, type LegacyLedgerCompletion } from '../workflows/ledger-protocol';
+import { ledgerRowWrittenSignal, type LedgerReply, type LedgerRequest, type LegacyLedgerCompletion, type QueuedLedgerRequest } from '../workflows/ledger-protocol';
 
 export interface LedgerWriterDeps {
   sheets: SheetsClient;
@@ -43,7 +43,7 @@ export async function eachLimited<T>(items: T[], limit: number, work: (item: T) 
  * writes nothing afterwards; a request naming a run that is not a payment run of that invoice (a signal
  * sent by hand) is not written either.
  */
-async function stillWaiting(client: Client, request: LedgerRequest): Promise<string | undefined> {
+async function stillWaiting(client: Client, request: QueuedLedgerRequest): Promise<string | undefined> {
   try {
     // The workflow's current run: a run reset after queuing its row still waits for it (as the new run).
     const run = await client.workflow.getHandle(request.replyTo.workflowId).describe();
@@ -68,10 +68,10 @@ export function createLedgerWriterActivities(deps: LedgerWriterDeps) {
 
   return {
     /** Writes the rows of the runs still waiting for them, keyed so that edits to the sheet cannot misplace them. */
-    async writeLedgerBatch(args: { spreadsheetId: string; sheetName: string; requests: LedgerRequest[] }): Promise<LedgerBatchOutcome> {
+    async writeLedgerBatch(args: { spreadsheetId: string; sheetName: string; requests: QueuedLedgerRequest[] }): Promise<LedgerBatchOutcome> {
       const ctx = Context.current();
       const dropped: DroppedRequest[] = [];
-      const reasons = new Map<LedgerRequest, string | undefined>();
+      const reasons = new Map<QueuedLedgerRequest, string | undefined>();
       await eachLimited(args.requests, 16, async (request) => void reasons.set(request, await stillWaiting(ctx.client, request)));
       // In queue order: of two tied payments of one invoice, the one queued first is the one kept.
       const live = args.requests.filter((r) => reasons.get(r) === undefined);

@@ -109,8 +109,11 @@ function buildSchemas() {
     }),
     z.object({ requestId: z.string().min(1).max(200), error: z.object({ type: z.string().max(100), message: z.string().max(2000) }) }),
   ]);
-  /** Each request of a batch is checked on its own: one the writer cannot take does not cost the others theirs. */
-  const requestBatch = z.object({ requests: z.array(z.unknown()).min(1).max(MAX_REQUESTS_PER_SIGNAL) });
+  /**
+   * The requests of one worker, with its settings once. Each request is checked on its own (with the settings):
+   * one the writer cannot take does not cost the others theirs.
+   */
+  const requestBatch = z.object({ settings: z.unknown(), requests: z.array(z.unknown()).min(1).max(MAX_REQUESTS_PER_SIGNAL) });
   return { settings, row, request, requestBatch, reply };
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -126,10 +129,13 @@ export function ledgerSchemas(): LedgerSchemas {
 export type LedgerSettings = output<LedgerSchemas['settings']>;
 export type LedgerRequest = output<LedgerSchemas['request']>;
 export type LedgerReply = output<LedgerSchemas['reply']>;
+/** A request as the writer keeps it between its runs and hands it to its batch: the settings travel once, beside. */
+export type QueuedLedgerRequest = Omit<LedgerRequest, 'settings'>;
 export interface LedgerRequestBatch {
-  requests: LedgerRequest[];
+  settings: LedgerSettings;
+  requests: QueuedLedgerRequest[];
 }
-/** Requests in one enqueueLedgerRows signal at most (a 200-request signal is about 90 KB). */
+/** Requests in one enqueueLedgerRows signal at most (a 200-request signal is about 70 KB). */
 export const MAX_REQUESTS_PER_SIGNAL = 200;
 
 export interface LedgerWriterInput {
@@ -137,8 +143,11 @@ export interface LedgerWriterInput {
   sheetName: string;
   /** The settings of the last request seen (each request brings its worker's current ones). */
   settings?: LedgerSettings;
-  /** Requests queued but not yet written when the previous run continued as new (bounded by maxCarried). */
-  pending?: LedgerRequest[];
+  /**
+   * Requests queued but not yet written when the previous run continued as new (bounded by maxCarried), without
+   * their settings (`settings` above); runs before request batches carried each one's own.
+   */
+  pending?: (QueuedLedgerRequest & { settings?: LedgerSettings })[];
   /** When each of `pending` was first queued (ms since the epoch): the backlog's age survives a rollover. */
   pendingSince?: number[];
   /** The writer's last measured pace, for the backlog it publishes. */

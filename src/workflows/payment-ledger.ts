@@ -26,6 +26,7 @@ import {
   LEDGER_BACKLOG_MEMO,
   LEDGER_BATCHES_PATCH,
   type LedgerBacklogMemo,
+  type QueuedLedgerRequest,
   isLegacyLedgerInput,
   ledgerSchemas,
   ledgerStatusQuery,
@@ -47,6 +48,11 @@ function writeLedgerBatch(settings: LedgerSettings, args: Parameters<Activities[
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
   return write(args);
+}
+
+/** The settings come once with a batch signal and a continue-as-new: not again with each of its requests. */
+function withoutSettings({ settings: _settings, ...request }: LedgerRequest): QueuedLedgerRequest {
+  return request;
 }
 
 /** How long a cancelled batch write may take to stop before the writer rolls over anyway. */
@@ -88,7 +94,10 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
   if (isLegacyLedgerInput(input)) return legacyPaymentLedgerWorkflow(input);
 
   let settings = input.settings ?? FALLBACK_LEDGER_SETTINGS;
-  const pending = new PendingRequests(input.pending, input.pendingSince);
+  const pending = new PendingRequests(
+    input.pending?.map((r) => ({ ...r, settings: r.settings ?? settings })),
+    input.pendingSince,
+  );
   const stats = { rowsWritten: 0, batchesWritten: 0, rejectedSignals: 0, failedWrites: 0 };
   const { request: requestSchema, requestBatch: batchSchema } = ledgerSchemas();
   /** The writer's pace over its last full batch, published with its backlog so that runs know how long to wait. */
@@ -121,7 +130,7 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
     setHandler(enqueueLedgerRowsSignal, (raw: unknown) => {
       const batch = batchSchema.safeParse(raw);
       if (!batch.success) return rejected('ledger request batch rejected', batch.error.issues);
-      batch.data.requests.forEach(accept);
+      for (const request of batch.data.requests) accept(typeof request === 'object' && request !== null ? { ...request, settings: batch.data.settings } : request);
     });
     publishBacklog();
   }
@@ -140,7 +149,7 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
         spreadsheetId: input.spreadsheetId,
         sheetName: input.sheetName,
         settings,
-        pending: carried,
+        pending: carried.map(withoutSettings),
         pendingSince: pending.sinceOf(carried),
         rowsPerSecond,
       });
@@ -152,7 +161,7 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
     publishBacklog();
     let outcome: LedgerBatchOutcome;
     try {
-      const written = await writeUnlessRolloverDue(settings, { spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, requests: batch }, rolloverDue);
+      const written = await writeUnlessRolloverDue(settings, { spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, requests: batch.map(withoutSettings) }, rolloverDue);
       if (written === 'rollover') {
         pending.putBack(batch);
         continue;

@@ -30,20 +30,23 @@ function serverWith(writer: { status: 'RUNNING' | 'COMPLETED'; memo?: Record<str
   return { client, sent };
 }
 
+const settings = { batchWindowMs: 2_000, maxBatch: 200, rolloverAfterEvents: 4_000, maxCarried: 500, writeTimeoutMs: 130_000 };
 const request = (i: number): LedgerRequest => ({
   requestId: `run-${i}/1/1`,
   row: { invoiceNumber: String(1000 + i), status: 'Payée', paymentMode: 'Virement', paymentDate: '2026-12-07 10:00', workflowId: `payment-${i}` },
   replyTo: { workflowId: `payment-${i}`, runId: `run-${i}` },
-  settings: { batchWindowMs: 2_000, maxBatch: 200, rolloverAfterEvents: 4_000, maxCarried: 500, writeTimeoutMs: 130_000 },
+  settings,
 });
-const start = { spreadsheetId: 's', sheetName: 'Paiements' };
+/** In a batch signal the worker's settings travel once, beside the requests. */
+const inBatch = ({ settings: _settings, ...rest }: LedgerRequest) => rest;
+const start = { spreadsheetId: 's', sheetName: 'Paiements', settings };
 
 test('requests made together go to a writer that takes batches in one signal, and each caller learns its backlog', async () => {
   const now = Date.now();
   const { client, sent } = serverWith({ status: 'RUNNING', memo: { [LEDGER_BACKLOG_MEMO]: { rows: 1_000, rowsPerSecond: 50, at: now } } });
   const gatherer = new LedgerRequestGatherer();
   const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => gatherer.queue(client, 'writer', 'q', start, request(i))));
-  expect(sent).toEqual([{ signal: 'enqueueLedgerRows', args: [{ requests: Array.from({ length: 30 }, (_, i) => request(i)) }] }]);
+  expect(sent).toEqual([{ signal: 'enqueueLedgerRows', args: [{ settings, requests: Array.from({ length: 30 }, (_, i) => inBatch(request(i))) }] }]);
   for (const backlogMs of answers) expect(backlogMs).toBeGreaterThan(18_000); // 20 s of rows ahead, less the test's own time
 });
 

@@ -84,6 +84,20 @@ describe('recorded histories replay against the current workflow code', () => {
     expect(hasPatch(join(HISTORIES, 'synced.json'), 'waiting-for-attribute')).toBe(false);
   });
 
+  // The writer's patch: one recorded before it (one signal per row, no backlog published) and one since.
+  test('the ledger writer is recorded before request batches (it ignores them) and since (it takes them and publishes its backlog)', () => {
+    const signalNames = (file: string) =>
+      (JSON.parse(readFileSync(file, 'utf8')) as { events: { workflowExecutionSignaledEventAttributes?: { signalName?: string } }[] }).events
+        .map((e) => e.workflowExecutionSignaledEventAttributes?.signalName)
+        .filter((name) => name !== undefined);
+    const before = join(HISTORIES, 'before-request-batches', 'ledger-writer.json');
+    const since = join(HISTORIES, 'ledger-writer.json');
+    expect(hasPatch(before, 'ledger-request-batches') || modifiesMemo(before)).toBe(false);
+    expect(new Set(signalNames(before))).toEqual(new Set(['enqueueLedgerRow']));
+    expect(hasPatch(since, 'ledger-request-batches') && modifiesMemo(since)).toBe(true);
+    expect(new Set(signalNames(since))).toEqual(new Set(['enqueueLedgerRows']));
+  });
+
   test(`all ${files.length} histories replay without a determinism error`, async () => {
     installQuietRuntime();
     const codePath = process.env.TEST_WORKFLOW_BUNDLE as string;
