@@ -57,28 +57,57 @@ const TASK_SAMPLE = 200;
 async function historyFigures(client: Client, n: number): Promise<Pick<Figures, 'eventsPerPayment' | 'writerEventsPerPayment' | 'tasksPerPayment' | 'writerTasksPerPayment'>> {
   const historyOf = async (workflowId: string, runId: string) => (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
   let events = 0;
-  const sample: { workflowId: string; runId: string }[] = [];
+  const all: { workflowId: string; runId: string }[] = [];
   for await (const w of client.workflow.list({ query: 'WorkflowType="paymentSyncWorkflow"' })) {
     events += w.historyLength;
-    if (sample.length < TASK_SAMPLE) sample.push({ workflowId: w.workflowId, runId: w.runId });
+    all.push({ workflowId: w.workflowId, runId: w.runId });
   }
+  // Spread over the whole burst: the first runs and the last ones do not wait alike.
+  const sample = all.filter((_, i) => i % Math.max(1, Math.floor(all.length / TASK_SAMPLE)) === 0).slice(0, TASK_SAMPLE);
   let sampleTasks = 0;
   // The sample's longest history, by event type: where the extra events of a loaded worker come from.
   let longest: string[] = [];
+  /** Runs that queued their row again: the writer's backlog they were told, and how long they had waited. */
+  const requeued: { toldS: number; waitedS: number }[] = [];
   for (const run of sample) {
     const events = await historyOf(run.workflowId, run.runId);
     sampleTasks += events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
     if (events.length > longest.length) longest = events.map((e) => String(temporal.api.enums.v1.EventType[e.eventType ?? 0]).replace('EVENT_TYPE_', ''));
+    const queued = events.filter((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+      return data && (JSON.parse(Buffer.from(data).toString()) as { activity_type?: string }).activity_type === 'updatePaymentSheet';
+    });
+    if (queued.length > 1) {
+      const result = queued[0]?.markerRecordedEventAttributes?.details?.result?.payloads?.[0]?.data;
+      const told = result ? ((JSON.parse(Buffer.from(result).toString()) as { writerBacklogMs?: number }).writerBacklogMs ?? 0) : 0;
+      const timer = events.find((e) => Number(e.eventId) > Number(queued[0]?.eventId) && e.timerStartedEventAttributes)?.timerStartedEventAttributes;
+      requeued.push({ toldS: told / 1000, waitedS: Number(timer?.startToFireTimeout?.seconds ?? 0) });
+    }
   }
   say(`longest sampled payment history (${longest.length} events): ${longest.join(' ')}`);
+  const range = (xs: number[]) => (xs.length ? `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)} s` : '-');
+  say(
+    `sampled runs that queued their row again: ${requeued.length} of ${sample.length}; backlog they were told ${range(requeued.map((r) => r.toldS))}, first wait ${range(requeued.map((r) => r.waitedS))}`,
+  );
   let writerEvents = 0;
   let writerTasks = 0;
   // Read from the histories: visibility gives a running execution's length as 0.
+  const published: { rows: number; rowsPerSecond: number | null }[] = [];
+  let writerRuns = 0;
   for await (const w of client.workflow.list({ query: 'WorkflowType="paymentLedgerWorkflow"' })) {
     const events = await historyOf(w.workflowId, w.runId);
+    writerRuns += 1;
     writerEvents += events.length;
     writerTasks += events.filter((e) => e.workflowTaskCompletedEventAttributes).length;
+    for (const e of events) {
+      const data = e.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.ledgerBacklog?.data;
+      if (data) published.push(JSON.parse(Buffer.from(data).toString()) as { rows: number; rowsPerSecond: number | null });
+    }
   }
+  const paces = published.map((p) => p.rowsPerSecond).filter((p): p is number => p !== null);
+  say(
+    `ledger writer: ${writerRuns} run(s); backlog published ${published.length} times, at most ${Math.max(0, ...published.map((p) => p.rows))} rows; pace ${paces.length ? `${Math.min(...paces).toFixed(0)}–${Math.max(...paces).toFixed(0)}` : '-'} rows/s`,
+  );
   return {
     eventsPerPayment: events / n,
     writerEventsPerPayment: writerEvents / n,

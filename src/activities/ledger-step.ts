@@ -60,7 +60,7 @@ interface WriterLine {
 }
 
 /** A worker sends one writer at most one signal this often: the requests made meanwhile go together. */
-const SIGNAL_SPACING_MS = 1_000;
+const SIGNAL_SPACING_MS = 200;
 
 /**
  * A worker's requests to one writer go in one signal at a time, at most one every SIGNAL_SPACING_MS: those made
@@ -120,7 +120,13 @@ export class LedgerRequestGatherer {
 }
 
 async function signalWriter({ client, taskQueue, start }: WriterLine, writer: string, requests: LedgerRequest[]): Promise<number> {
-  const { takesBatches, backlogMs } = await writerState(client, writer);
+  let state = await writerState(client, writer);
+  // A writer about to continue as new asks for a moment without signals (see LedgerBacklogMemo); never for long.
+  for (const holdUntil = Date.now() + MAX_HOLD_MS; state.rollingOver && Date.now() < holdUntil;) {
+    await new Promise((resolve) => setTimeout(resolve, HOLD_CHECK_MS));
+    state = await writerState(client, writer);
+  }
+  const { takesBatches, backlogMs } = state;
   const options = { workflowId: writer, taskQueue, args: [start] };
   if (takesBatches) {
     const batch = { settings: start.settings as LedgerSettings, requests: requests.map(({ settings: _settings, ...request }) => request) };
@@ -134,15 +140,26 @@ async function signalWriter({ client, taskQueue, start }: WriterLine, writer: st
   return backlogMs;
 }
 
+/** How often a worker looks again at a writer that is rolling over, and how long it holds its signal at most. */
+const HOLD_CHECK_MS = 250;
+const MAX_HOLD_MS = 10_000;
+
+interface WriterState {
+  takesBatches: boolean;
+  backlogMs: number;
+  rollingOver: boolean;
+}
+
 /** The writer's backlog as it last published it; a writer not running yet is started by this worker's code. */
-async function writerState(client: Client, writer: string): Promise<{ takesBatches: boolean; backlogMs: number }> {
+async function writerState(client: Client, writer: string): Promise<WriterState> {
   try {
     const description = await client.workflow.getHandle(writer).describe();
-    if (description.status.name !== 'RUNNING') return { takesBatches: true, backlogMs: 0 };
+    if (description.status.name !== 'RUNNING') return { takesBatches: true, backlogMs: 0, rollingOver: false };
     const memo = description.memo?.[LEDGER_BACKLOG_MEMO];
-    return { takesBatches: memo !== undefined, backlogMs: backlogDrainMs(memo, Date.now()) };
+    const rollingOver = typeof memo === 'object' && memo !== null && (memo as { rollingOver?: unknown }).rollingOver === true;
+    return { takesBatches: memo !== undefined, backlogMs: backlogDrainMs(memo, Date.now()), rollingOver };
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return { takesBatches: true, backlogMs: 0 };
+    if (err instanceof WorkflowNotFoundError) return { takesBatches: true, backlogMs: 0, rollingOver: false };
     throw err;
   }
 }

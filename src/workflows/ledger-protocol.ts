@@ -223,6 +223,12 @@ export interface LedgerBacklogMemo {
   rowsPerSecond: number | null;
   /** When (ms since the epoch, the writer's workflow time). */
   at: number;
+  /**
+   * The writer is about to continue as new: workers hold their signals for a moment. A signal that arrives while
+   * it completes makes the server refuse the continue-as-new; the SDK then replays the whole history to try again,
+   * and with signals arriving every fraction of a second that loop held a writer for a minute.
+   */
+  rollingOver?: boolean;
 }
 
 /** The longest backlog a run plans its wait on: beyond it, the writer is down rather than behind. */

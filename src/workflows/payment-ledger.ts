@@ -55,6 +55,9 @@ function withoutSettings({ settings: _settings, ...request }: LedgerRequest): Qu
   return request;
 }
 
+/** How long the writer waits, once it has told workers to hold their signals, before it continues as new. */
+const ROLLOVER_HOLD_MS = 2_000;
+
 /** How long a cancelled batch write may take to stop before the writer rolls over anyway. */
 const CANCEL_GRACE_MS = 30_000;
 
@@ -122,8 +125,8 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
   // A writer that takes batches says so with its backlog in its memo: workers send it batches only then. A run
   // started before (replayed here, no marker) keeps ignoring them as its code did, or its replay would diverge.
   const takesBatches = patched(LEDGER_BATCHES_PATCH);
-  const publishBacklog = () => {
-    const backlog: LedgerBacklogMemo = { rows: pending.backlog().rows, rowsPerSecond, at: Date.now() };
+  const publishBacklog = (rollingOver = false) => {
+    const backlog: LedgerBacklogMemo = { rows: pending.backlog().rows, rowsPerSecond, at: Date.now(), ...(rollingOver ? { rollingOver } : {}) };
     if (takesBatches) upsertMemo({ [LEDGER_BACKLOG_MEMO]: backlog });
   };
   if (takesBatches) {
@@ -143,6 +146,11 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
   for (;;) {
     await condition(() => pending.size > 0 || rolloverDue());
     if (rolloverDue()) {
+      if (takesBatches) {
+        // Workers read the memo before each signal: they hold theirs, and those already on their way arrive.
+        publishBacklog(true);
+        await sleep(ROLLOVER_HOLD_MS);
+      }
       // Bounded: rows past maxCarried are queued again by their runs when their wait for an answer ends.
       const carried = pending.first(settings.maxCarried);
       await continueAsNew<typeof paymentLedgerWorkflow>({

@@ -7,15 +7,17 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { LedgerRequestGatherer } from '../../src/activities/ledger-step';
 import { LEDGER_BACKLOG_MEMO, MAX_REQUESTS_PER_SIGNAL, type LedgerRequest } from '../../src/workflows/ledger-protocol';
 
-type Sent = { signal: string; args: unknown[] };
+type Sent = { signal: string; args: unknown[]; at?: number };
 
 /** The two calls the gatherer makes, answered as a server in the given state would. */
-function serverWith(writer: { status: 'RUNNING' | 'COMPLETED'; memo?: Record<string, unknown> } | 'absent', failSignals = false) {
+type WriterDescription = { status: 'RUNNING' | 'COMPLETED'; memo?: Record<string, unknown> } | 'absent';
+function serverWith(described: WriterDescription | (() => WriterDescription), failSignals = false) {
   const sent: Sent[] = [];
   const client = {
     workflow: {
       getHandle: () => ({
         describe: async () => {
+          const writer = typeof described === 'function' ? described() : described;
           if (writer === 'absent') throw new WorkflowNotFoundError('not found', 'w', undefined);
           return { status: { name: writer.status }, memo: writer.memo };
         },
@@ -23,7 +25,7 @@ function serverWith(writer: { status: 'RUNNING' | 'COMPLETED'; memo?: Record<str
       signalWithStart: async (_type: string, options: { signal: { name: string }; signalArgs: unknown[] }) => {
         await new Promise((resolve) => setImmediate(resolve));
         if (failSignals) throw new Error('14 UNAVAILABLE');
-        sent.push({ signal: options.signal.name, args: options.signalArgs });
+        sent.push({ signal: options.signal.name, args: options.signalArgs, at: Date.now() });
       },
     },
   } as unknown as Client;
@@ -46,7 +48,7 @@ test('requests made together go to a writer that takes batches in one signal, an
   const { client, sent } = serverWith({ status: 'RUNNING', memo: { [LEDGER_BACKLOG_MEMO]: { rows: 1_000, rowsPerSecond: 50, at: now } } });
   const gatherer = new LedgerRequestGatherer();
   const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => gatherer.queue(client, 'writer', 'q', start, request(i))));
-  expect(sent).toEqual([{ signal: 'enqueueLedgerRows', args: [{ settings, requests: Array.from({ length: 30 }, (_, i) => inBatch(request(i))) }] }]);
+  expect(sent).toEqual([{ signal: 'enqueueLedgerRows', args: [{ settings, requests: Array.from({ length: 30 }, (_, i) => inBatch(request(i))) }], at: expect.any(Number) }]);
   for (const backlogMs of answers) expect(backlogMs).toBeGreaterThan(18_000); // 20 s of rows ahead, less the test's own time
 });
 
@@ -69,7 +71,7 @@ test('a writer that publishes no backlog runs code from before batches: one sign
   const { client, sent } = serverWith({ status: 'RUNNING', memo: { unrelated: 1 } });
   const gatherer = new LedgerRequestGatherer();
   const answers = await Promise.all([0, 1, 2].map((i) => gatherer.queue(client, 'writer', 'q', start, request(i))));
-  expect(sent).toEqual([0, 1, 2].map((i) => ({ signal: 'enqueueLedgerRow', args: [request(i)] })));
+  expect(sent).toEqual([0, 1, 2].map((i) => ({ signal: 'enqueueLedgerRow', args: [request(i)], at: expect.any(Number) })));
   expect(answers).toEqual([0, 0, 0]);
 });
 
@@ -90,4 +92,15 @@ test('writers are gathered apart, and a failed signal fails every caller of that
   const failing = serverWith('absent', true);
   const results = await Promise.allSettled([0, 1, 2].map((i) => gatherer.queue(failing.client, 'writer', 'q', start, request(i))));
   expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+});
+
+test('a writer about to continue as new gets no signal until it has (its new run publishes its backlog afresh)', async () => {
+  const rollingOverUntil = Date.now() + 600;
+  const { client, sent } = serverWith(() => ({
+    status: 'RUNNING',
+    memo: { [LEDGER_BACKLOG_MEMO]: { rows: 10, rowsPerSecond: 50, at: Date.now(), ...(Date.now() < rollingOverUntil ? { rollingOver: true } : {}) } },
+  }));
+  await new LedgerRequestGatherer().queue(client, 'writer', 'q', start, request(1));
+  expect(sent).toHaveLength(1);
+  expect(sent[0]!.at).toBeGreaterThanOrEqual(rollingOverUntil);
 });
