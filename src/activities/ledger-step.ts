@@ -10,7 +10,9 @@ import {
   enqueueLedgerRowSignal,
   enqueueLedgerRowsSignal,
   LEDGER_BACKLOG_MEMO,
+  LEDGER_WRITER_PRIORITY,
   MAX_REQUESTS_PER_SIGNAL,
+  type LedgerBacklogMemo,
   type LedgerRequest,
   legacyEnqueueLedgerRowSignal,
   legacyLedgerWorkflowId,
@@ -127,7 +129,9 @@ async function signalWriter({ client, taskQueue, start }: WriterLine, writer: st
     state = await writerState(client, writer);
   }
   const { takesBatches, backlogMs } = state;
-  const options = { workflowId: writer, taskQueue, args: [start] };
+  // A writer this signal starts runs this worker's code: it takes batches, and says so from its first moment.
+  const memo = { [LEDGER_BACKLOG_MEMO]: { rows: 0, rowsPerSecond: null, at: Date.now() } satisfies LedgerBacklogMemo };
+  const options = { workflowId: writer, taskQueue, args: [start], memo, priority: LEDGER_WRITER_PRIORITY };
   if (takesBatches) {
     const batch = { settings: start.settings as LedgerSettings, requests: requests.map(({ settings: _settings, ...request }) => request) };
     await client.workflow.signalWithStart('paymentLedgerWorkflow', { ...options, signal: enqueueLedgerRowsSignal, signalArgs: [batch] });

@@ -7,6 +7,7 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  makeContinueAsNewFunc,
   log,
   patched,
   proxyActivities,
@@ -125,9 +126,9 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
   // A writer that takes batches says so with its backlog in its memo: workers send it batches only then. A run
   // started before (replayed here, no marker) keeps ignoring them as its code did, or its replay would diverge.
   const takesBatches = patched(LEDGER_BATCHES_PATCH);
+  const backlogOf = (rows: number, rollingOver = false): LedgerBacklogMemo => ({ rows, rowsPerSecond, at: Date.now(), ...(rollingOver ? { rollingOver } : {}) });
   const publishBacklog = (rollingOver = false) => {
-    const backlog: LedgerBacklogMemo = { rows: pending.backlog().rows, rowsPerSecond, at: Date.now(), ...(rollingOver ? { rollingOver } : {}) };
-    if (takesBatches) upsertMemo({ [LEDGER_BACKLOG_MEMO]: backlog });
+    if (takesBatches) upsertMemo({ [LEDGER_BACKLOG_MEMO]: backlogOf(pending.backlog().rows, rollingOver) });
   };
   if (takesBatches) {
     setHandler(enqueueLedgerRowsSignal, (raw: unknown) => {
@@ -153,14 +154,18 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
       }
       // Bounded: rows past maxCarried are queued again by their runs when their wait for an answer ends.
       const carried = pending.first(settings.maxCarried);
-      await continueAsNew<typeof paymentLedgerWorkflow>({
+      const next: LedgerWriterInput = {
         spreadsheetId: input.spreadsheetId,
         sheetName: input.sheetName,
         settings,
         pending: carried.map(withoutSettings),
         pendingSince: pending.sinceOf(carried),
         rowsPerSecond,
-      });
+      };
+      // The next run starts with its backlog published (the server does not carry a memo over): workers keep sending
+      // it batches while its first task waits its turn, instead of one signal per row to a writer they cannot tell.
+      if (takesBatches) await makeContinueAsNewFunc<typeof paymentLedgerWorkflow>({ memo: { [LEDGER_BACKLOG_MEMO]: backlogOf(carried.length) } })(next);
+      await continueAsNew<typeof paymentLedgerWorkflow>(next);
     }
     const cycleStart = Date.now();
     if (settings.batchWindowMs > 0 && pending.size < settings.maxBatch) await sleep(settings.batchWindowMs);
