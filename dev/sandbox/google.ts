@@ -91,8 +91,14 @@ interface Match {
 
 class RequestError extends Error {}
 
-const ROW_GRID_LIMIT = 10_000;
 const LAST_COLUMN = 25; // Z: a row-located match spans the grid's columns
+/** A new tab's grid, as Google makes it: 1,000 rows. Inserting rows grows it; values cannot be written past it. */
+const NEW_TAB_ROWS = 1_000;
+/** Google's limit for a spreadsheet: 10 million cells (here, per tab of LAST_COLUMN + 1 columns). */
+const MAX_GRID_ROWS = Math.floor(10_000_000 / (LAST_COLUMN + 1));
+
+/** The tab's grid: its rows, or the 1,000 of a new tab. */
+const gridRows = (tab: Tab) => Math.max(NEW_TAB_ROWS, tab.rows.length);
 
 function columnLetters(index: number): string {
   let n = index + 1;
@@ -373,7 +379,7 @@ export class GoogleSandbox {
       body: {
         spreadsheetId: id,
         sheets: [...sheet.tabs.values()].map((t, index) => ({
-          properties: { sheetId: t.sheetId, title: t.title, index, sheetType: 'GRID', gridProperties: { rowCount: Math.max(1000, t.rows.length), columnCount: LAST_COLUMN + 1 } },
+          properties: { sheetId: t.sheetId, title: t.title, index, sheetType: 'GRID', gridProperties: { rowCount: gridRows(t), columnCount: LAST_COLUMN + 1 } },
         })),
       },
     };
@@ -441,9 +447,10 @@ export class GoogleSandbox {
 
   private writeCells(tab: Tab, firstRow: number, firstCol: number, values: Cell[][]): number {
     let cells = 0;
+    const grid = gridRows(tab);
     values.forEach((rowValues, i) => {
       const r = firstRow + i;
-      if (r >= ROW_GRID_LIMIT) throw new RequestError(`Range exceeds grid limits. Max rows: ${ROW_GRID_LIMIT}`);
+      if (r >= grid) throw new RequestError(`Range exceeds grid limits. Max rows: ${grid}`);
       while (tab.rows.length <= r) tab.rows.push({ cells: [], meta: [] });
       const row = tab.rows[r] as Row;
       rowValues.forEach((value, j) => {
@@ -527,7 +534,9 @@ export class GoogleSandbox {
       switch (kind) {
         case 'insertDimension': {
           const { tab, start, end } = rowsRange(a.range);
-          if (start > Math.max(1000, tab.rows.length)) throw new RequestError(`Invalid requests[].insertDimension: range beyond the grid`);
+          if (start > gridRows(tab)) throw new RequestError(`Invalid requests[].insertDimension: range beyond the grid`);
+          if (gridRows(tab) + end - start > MAX_GRID_ROWS)
+            throw new RequestError('This action would increase the number of cells in the workbook above the limit of 10000000 cells.');
           while (tab.rows.length < start) tab.rows.push({ cells: [], meta: [] });
           tab.rows.splice(start, 0, ...Array.from({ length: end - start }, () => ({ cells: [], meta: [] })));
           return {};

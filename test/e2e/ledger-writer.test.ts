@@ -5,7 +5,15 @@ import { Worker } from '@temporalio/worker';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
 import { createPaymentWorker } from '../../src/worker';
-import { enqueueLedgerRowSignal, LEDGER_BACKLOG_MEMO, ledgerStatusQuery, ledgerWriterId, type LedgerBacklogMemo, type LedgerRequest } from '../../src/workflows/ledger-protocol';
+import {
+  enqueueLedgerRowSignal,
+  LEDGER_BACKLOG_MEMO,
+  LEDGER_WRITER_PRIORITY,
+  ledgerStatusQuery,
+  ledgerWriterId,
+  type LedgerBacklogMemo,
+  type LedgerRequest,
+} from '../../src/workflows/ledger-protocol';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
 import { eventually, within } from '../helpers/eventually';
 import { localStepRecords, signalsNamed } from '../helpers/history';
@@ -56,7 +64,10 @@ test("a burst's rows reach the writer in a few signals, every row once, and the 
   expect(batches.length).toBeLessThan(ours.size / 2);
   process.stdout.write(`ledger requests: ${ours.size} runs' rows in ${batches.length} signals\n`);
 
-  const memo = (await writer().describe()).memo?.[LEDGER_BACKLOG_MEMO] as LedgerBacklogMemo;
+  const description = await writer().describe();
+  // Its tasks go before the runs' in their shared queue: every run's answer waits on it.
+  expect(description.raw.workflowExecutionInfo?.priority?.priorityKey).toBe(LEDGER_WRITER_PRIORITY.priorityKey);
+  const memo = description.memo?.[LEDGER_BACKLOG_MEMO] as LedgerBacklogMemo;
   expect(memo).toEqual({ rows: expect.any(Number), rowsPerSecond: null, at: expect.any(Number) }); // no full batch yet (200 rows)
   expect(Date.now() - memo.at).toBeLessThan(60_000);
 }, 120_000);

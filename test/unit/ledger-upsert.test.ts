@@ -185,3 +185,12 @@ test('one keyed batch of 200 rows costs at most two write requests', async () =>
   expect(out.writeRequests).toBe(2);
   expectEachOnce(Array.from({ length: 200 }, (_, i) => String(2000 + i)));
 });
+
+test('a ledger past 10,000 rows still takes new rows: inserting rows grows the grid, as in Google Sheets', async () => {
+  const first = Array.from({ length: 10_000 }, (_, i) => row(String(700000 + i)));
+  for (let i = 0; i < first.length; i += 2_500) await upsert(first.slice(i, i + 2_500));
+  expect(table()).toHaveLength(10_001); // the header and 10,000 rows
+  await upsert([row('710000'), row('710001')]);
+  expectEachOnce(['700000', '709999', '710000', '710001']);
+  expect(table()).toHaveLength(10_003);
+}, 60_000);
