@@ -53,7 +53,7 @@ test("a burst's rows reach the writer in a few signals, every row once, and the 
   const batches = signalsNamed(events, 'enqueueLedgerRows')
     .map((e) => (decode(e) as { requests: LedgerRequest[] }).requests.filter((r) => ours.has(r.replyTo.workflowId)))
     .filter((requests) => requests.length > 0);
-  const single = signalsNamed(events, 'enqueueLedgerRow').filter((e) => ours.has((decode(e) as LedgerRequest).replyTo?.workflowId));
+  const single = signalsNamed(events, 'enqueueLedgerRow').filter((e) => ours.has((decode(e) as LedgerRequest | null)?.replyTo?.workflowId ?? ''));
   expect(single).toEqual([]);
   expect(
     batches

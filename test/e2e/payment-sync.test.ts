@@ -2,7 +2,7 @@
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { PaymentInputError } from '../../src/client/payment-sync-client';
 import { retryArmadoNowSignal, statusQuery } from '../../src/workflows/contract';
-import { enqueueLedgerRowSignal, ledgerWriterId, type LedgerRequest } from '../../src/workflows/ledger-protocol';
+import { enqueueLedgerRowSignal, enqueueLedgerRowsSignal, ledgerWriterId, type LedgerRequest, type LedgerRequestBatch } from '../../src/workflows/ledger-protocol';
 import { addInvoice, startE2E, type E2E } from '../helpers/e2e';
 import { expectFailure } from '../helpers/failures';
 import { eventually } from '../helpers/eventually';
@@ -228,13 +228,16 @@ test('a request replayed from the writer history (its run finished) writes nothi
   const id = invoice({ fullyPaid: false });
   await (await rig.start({ invoiceNumber: id, paymentId: 'stale-1', paymentDate: '2024-01-10' })).handle.result();
   const ledger = rig.client.workflow.getHandle(ledgerWriterId(rig.sandboxes.spreadsheetId, rig.config.sheets.sheetName, rig.taskQueue));
-  const signaled = (await ledger.fetchHistory()).events!.filter((e) => e.workflowExecutionSignaledEventAttributes);
-  const used = JSON.parse(Buffer.from(signaled.at(-1)!.workflowExecutionSignaledEventAttributes!.input!.payloads![0]!.data!).toString()) as LedgerRequest;
+  const signaled = (await ledger.fetchHistory()).events!.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'enqueueLedgerRows');
+  const batch = JSON.parse(Buffer.from(signaled.at(-1)!.workflowExecutionSignaledEventAttributes!.input!.payloads![0]!.data!).toString()) as LedgerRequestBatch;
+  const used: LedgerRequest = { ...batch.requests.find((r) => r.row.invoiceNumber === id)!, settings: batch.settings };
   expect(used.row.invoiceNumber).toBe(id);
   const before = rowOf(id);
 
-  // Someone who can read the writer's history sends a request again, with a later date and another status.
-  await ledger.signal(enqueueLedgerRowSignal, { ...used, requestId: 'forged', row: { ...used.row, status: 'Payée', paymentDate: '2030-01-01' } });
+  // Someone who can read the writer's history sends a request again, with a later date and another status, by either door.
+  const forged = { ...used, row: { ...used.row, status: 'Payée' as const, paymentDate: '2030-01-01' } };
+  await ledger.signal(enqueueLedgerRowSignal, { ...forged, requestId: 'forged' });
+  await ledger.signal(enqueueLedgerRowsSignal, { settings: batch.settings, requests: [{ ...forged, requestId: 'forged-in-a-batch' }] });
   const next = await rig.start({ invoiceNumber: invoice({ fullyPaid: false }), paymentId: 'stale-2' });
   await next.handle.result(); // a later batch has gone through the writer
   expect(rowOf(id)).toEqual(before);
