@@ -19,13 +19,20 @@ export interface DevServerOptions {
 }
 
 /**
+ * SQLite keeps 2 MB of the database in memory per connection unless told otherwise; the store of a busy week is
+ * hundreds of MB, and the server's CPU per payment grew with it (36.8 ms at 1,000 payments, 54.8 ms at 10,000).
+ * 64 MB of page cache per connection, and the file mapped.
+ */
+const SQLITE_CACHE = ['--sqlite-pragma', 'cache_size=-65536', '--sqlite-pragma', 'mmap_size=268435456'];
+
+/**
  * A file-backed server writes every event with SQLite's write-ahead log and `synchronous=normal`: commits no
  * longer wait for the disk, about 2.5 times the throughput. What it risks: on a power loss (not a process
  * crash) the last commits before it can be lost. Every activity is idempotent and every start is keyed, so
  * a lost commit means a step runs again with the same effect, and a lost start is refused or repeated by
  * the caller's retry — never a payment written twice. TEMPORAL_DB_DURABLE=1 (or durableCommits) turns it off.
  */
-const FAST_SQLITE = ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'];
+const FAST_SQLITE = ['--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal', ...SQLITE_CACHE];
 
 /**
  * The server hands a scheduled activity straight back to the worker that scheduled it, in the answer to its
