@@ -16,7 +16,11 @@ RUN npm run build \
 
 # --- runtime: no compiler, no dev dependencies, not root ---
 FROM node:24.22.3-bookworm-slim AS runtime
+# Node 22+ sizes V8's young generation from the machine's memory (up to 64 MB per semi-space, three of them per
+# isolate, and a worker has two isolates): the worker held 724–922 MiB for 1,000 open runs on Node 24 against
+# 465 on Node 20. 16 MB, the old default, brings it back to 575 MiB at the same speed (bench, 1,000 payments).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=16 \
     WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
     METRICS_PORT=9464 \
     INTAKE_PORT=8787

@@ -23,7 +23,8 @@ const ENTRY: Record<ServiceKind, { args: string[]; ready: string }> = {
 /** Starts one; resolves once it serves (the worker polls, the intake listens). */
 export async function startServiceProcess(kind: ServiceKind, env: Record<string, string | undefined>, onLine?: (line: string) => void): Promise<ServiceProcess> {
   const [entry, ...args] = ENTRY[kind].args as [string, ...string[]];
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', entry), ...args], {
+  // As `npm start` and the image run it (see the Dockerfile: the young generation's size, Node 22+).
+  const child = spawn(process.execPath, ['--max-semi-space-size=16', join(PROJECT_ROOT, 'dist', 'src', entry), ...args], {
     env: env as NodeJS.ProcessEnv,
     cwd: PROJECT_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
