@@ -56,6 +56,9 @@ function withoutSettings({ settings: _settings, ...request }: LedgerRequest): Qu
   return request;
 }
 
+/** The batch inputs a writer run schedules before it continues as new (a batch of 200 rows is about 65 KB). */
+const MAX_SCHEDULED_BYTES = 2 * 1024 * 1024;
+
 /** How long the writer waits, once it has told workers to hold their signals, before it continues as new. */
 const ROLLOVER_HOLD_MS = 2_000;
 
@@ -139,9 +142,14 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
     publishBacklog();
   }
 
+  // Rows take fewer events since they come in batches, so the event count alone no longer bounds the history's
+  // bytes: through a day-long Sheets outage one run held some 150 failed batch writes of 200 rows each, and its
+  // history came back in pages over gRPC's 4 MB. The writer counts what it schedules itself (the server's own
+  // suggestion depends on the server: the time-skipping one gives none).
+  let scheduledBytes = 0;
   const rolloverDue = () => {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > settings.rolloverAfterEvents;
+    return info.continueAsNewSuggested || info.historyLength > settings.rolloverAfterEvents || (takesBatches && scheduledBytes > MAX_SCHEDULED_BYTES);
   };
 
   for (;;) {
@@ -172,6 +180,7 @@ export async function paymentLedgerWorkflow(input: LedgerWriterInput | LegacyLed
 
     const batch = pending.take(settings.maxBatch);
     publishBacklog();
+    scheduledBytes += JSON.stringify(batch).length;
     let outcome: LedgerBatchOutcome;
     try {
       const written = await writeUnlessRolloverDue(settings, { spreadsheetId: input.spreadsheetId, sheetName: input.sheetName, requests: batch.map(withoutSettings) }, rolloverDue);
